@@ -1,0 +1,39 @@
+"""The Celery app: Redis broker, one queue per workload (bulkhead), late acks.
+
+Queues: `clicks` (shortener write-behind), `fanout` (timeline), `payments` (outbox relay) and
+`default`. A slow consumer on one queue cannot starve another when workers are started per queue
+(`celery -A config worker -Q fanout`); `make run` starts one worker that consumes all four.
+"""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("sysdesign")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+QUEUES = ("default", "clicks", "fanout", "payments")
+
+app.conf.update(
+    task_queues=[Queue(name) for name in QUEUES],
+    task_default_queue="default",
+    # At-least-once delivery: a task is acknowledged after it ran, so a worker killed mid-task
+    # leaves it to be redelivered. Every task must therefore be idempotent (STYLE.md).
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    result_expires=3600,
+    broker_connection_retry_on_startup=True,
+    # Redis transport: a task not acked within this many seconds is redelivered. It must exceed
+    # the longest task, or a slow task runs twice.
+    broker_transport_options={"visibility_timeout": 3600},
+    timezone="UTC",
+    beat_schedule={},  # apps add their periodic tasks here (see each app's tasks.py)
+)
+app.autodiscover_tasks()

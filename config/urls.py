@@ -1,0 +1,31 @@
+"""Top-level routes. Each app owns its pages (`<app>/urls.py`) and API (`<app>/api_urls.py`).
+
+Every top-level path segment here is reserved: the shortener refuses it as a custom alias.
+"""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core import views as core_views
+
+api_v1 = [
+    path("auth/", include("accounts.api_urls")),
+]
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("accounts/", include("accounts.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("shortener/", include("shortener.urls")),
+    path("timeline/", include("timeline.urls")),
+    path("payments/", include("payments.urls")),
+    path("ratelimit/", include("ratelimit.urls")),
+]
+
+handler404 = "core.errors.json_or_html_404"
+handler500 = "core.errors.json_or_html_500"

@@ -1,0 +1,171 @@
+"""Domain errors and the one API error shape.
+
+Every API error, whoever raises it, leaves as
+
+    {"error": {"code": "alias_taken", "message": "The alias 'x' is taken.", "fields": {}}}
+
+with the status the error carries. Services raise `ApplicationError` subclasses (here or in an
+app's `errors.py`); DRF's own exceptions and Django's `Http404`/`PermissionDenied`/
+`ValidationError` are translated by `api_exception_handler`. Anything else is a bug and a 500,
+rendered in the same shape by `json_server_error` for `/api/` paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+Fields = dict[str, Any]
+
+
+class ApplicationError(Exception):
+    """Base of every domain error. Subclasses set `status_code` and `code`."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, fields: Fields | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+        if code is not None:
+            self.code = code
+
+
+class InvalidInputError(ApplicationError):
+    status_code, code = 400, "invalid"
+
+
+class NotAuthenticatedError(ApplicationError):
+    status_code, code = 401, "not_authenticated"
+
+
+class ForbiddenError(ApplicationError):
+    status_code, code = 403, "forbidden"
+
+
+class NotFoundError(ApplicationError):
+    status_code, code = 404, "not_found"
+
+
+class ConflictError(ApplicationError):
+    status_code, code = 409, "conflict"
+
+
+class GoneError(ApplicationError):
+    status_code, code = 410, "gone"
+
+
+class UnprocessableError(ApplicationError):
+    status_code, code = 422, "unprocessable"
+
+
+class RateLimitedError(ApplicationError):
+    status_code, code = 429, "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+def error_body(code: str, message: str, fields: Fields | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def _flatten(detail: Any) -> Any:
+    """DRF ErrorDetail trees -> plain lists of strings (nested serializers stay nested)."""
+    if isinstance(detail, dict):
+        return {str(k): _flatten(v) for k, v in detail.items()}
+    if isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            return [str(item) for item in detail]
+        return [_flatten(item) for item in detail]
+    return [str(detail)]
+
+
+def _first_message(fields: Any, path: str = "") -> str:
+    """The first leaf message with its field path: 'password: This password is too short.'"""
+    if isinstance(fields, dict):
+        for key, value in fields.items():
+            sub = path if key == "non_field_errors" else f"{path}.{key}" if path else key
+            if message := _first_message(value, sub):
+                return message
+    elif isinstance(fields, list):
+        for item in fields:
+            if isinstance(item, str):
+                return f"{path}: {item}" if path else item
+            if message := _first_message(item, path):
+                return message
+    return ""
+
+
+def _validation_response(detail: Any) -> Response:
+    fields = _flatten(detail if isinstance(detail, dict) else {"non_field_errors": detail})
+    message = _first_message(fields) or "Invalid input."
+    return Response(error_body("invalid", message, fields), status=400)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF EXCEPTION_HANDLER: every known error -> the one JSON shape; unknown -> None (a 500)."""
+    if isinstance(exc, ApplicationError):
+        response = Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+        if isinstance(exc, RateLimitedError):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+    if isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "error_dict"):
+            return _validation_response(exc.message_dict)
+        return _validation_response(exc.messages)
+    if isinstance(exc, drf.ValidationError):
+        return _validation_response(exc.detail)
+
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf.PermissionDenied()
+    # DRF builds the status and headers (WWW-Authenticate, Retry-After, Allow); we replace the body.
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    assert isinstance(exc, drf.APIException)
+    codes = exc.get_codes()
+    code = codes if isinstance(codes, str) else exc.default_code
+    response.data = error_body(_CODE_ALIASES.get(code, code), str(exc.detail))
+    return response
+
+
+# DRF's codes, renamed where ours read better; the rest (not_authenticated, permission_denied,
+# authentication_failed, not_found, method_not_allowed, parse_error, unsupported_media_type, ...) pass through.
+_CODE_ALIASES = {"throttled": "rate_limited"}
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def json_or_html_404(request: HttpRequest, exception: Exception | None = None):  # type: ignore[no-untyped-def]
+    """handler404: the JSON shape under /api/ (an unknown endpoint), Django's page elsewhere."""
+    if _is_api(request):
+        return JsonResponse(
+            error_body("not_found", f"No API endpoint at {request.path}."), status=404
+        )
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)  # type: ignore[arg-type]
+
+
+def json_or_html_500(request: HttpRequest):  # type: ignore[no-untyped-def]
+    """handler500: a bug. Same shape under /api/, without leaking the exception."""
+    if _is_api(request):
+        return JsonResponse(
+            error_body("server_error", "Internal error; it has been logged."), status=500
+        )
+    from django.views.defaults import server_error
+
+    return server_error(request)

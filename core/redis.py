@@ -1,0 +1,33 @@
+"""The one Redis client factory for app keys (feeds, counters, limiter state, ID leases).
+
+Django's cache goes through django-redis (settings.CACHES); everything else calls `get_redis()`.
+One connection pool per URL per process: redis-py pools notice a fork and reconnect in the child,
+so gunicorn and Celery prefork workers are safe. Timeouts are short on purpose: a Redis that does
+not answer within `REDIS_SOCKET_TIMEOUT` is treated as down, and each caller decides what down
+means for it (fall back to PostgreSQL, fail open, refuse).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import redis
+from django.conf import settings
+
+
+@functools.cache
+def _pool(url: str, timeout: float) -> redis.ConnectionPool:
+    return redis.ConnectionPool.from_url(
+        url,
+        decode_responses=True,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        health_check_interval=30,
+    )
+
+
+def get_redis(url: str | None = None) -> redis.Redis:
+    """A client on the shared pool for `url` (default: settings.REDIS_URL)."""
+    return redis.Redis(
+        connection_pool=_pool(url or settings.REDIS_URL, settings.REDIS_SOCKET_TIMEOUT)
+    )
