@@ -72,7 +72,7 @@ TEMPLATES = [
     },
 ]
 
-# --- PostgreSQL (psycopg 3) ---------------------------------------------------------------------
+# --- PostgreSQL (psycopg 3) ----------------------------------------------------------------------
 DATABASES = {
     "default": env.db_url(
         "DATABASE_URL", default="postgres://sysdesign:sysdesign@127.0.0.1:5432/sysdesign"
@@ -102,11 +102,11 @@ CACHES = {
     }
 }
 
-# --- Celery ----------------------------------------------------------------------------------------
+# --- Celery --------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/1")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
 
-# --- Auth ------------------------------------------------------------------------------------------
+# --- Auth ----------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -118,7 +118,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
-# --- DRF + OpenAPI ---------------------------------------------------------------------------------
+# --- DRF + OpenAPI -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": (
         "rest_framework.authentication.TokenAuthentication",
@@ -143,13 +143,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# --- i18n / time -----------------------------------------------------------------------------------
+# --- i18n / time ---------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-# --- Static files: whitenoise, hashed names, far-future cache headers (CDN-ready) ----------------
+# --- Static files: whitenoise, hashed names, far-future cache headers (CDN-ready) --------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -158,7 +158,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# --- Security: production values come from the environment (docs/operations.md) ----------------
+# --- Security: production values come from the environment (docs/operations.md) ------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
@@ -171,7 +171,7 @@ X_FRAME_OPTIONS = "DENY"
 # /healthz must answer load balancers that probe by IP, and must not be redirected to HTTPS.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
-# --- Snowflake IDs ---------------------------------------------------------------------------------
+# --- Snowflake IDs -------------------------------------------------------------------------------
 SNOWFLAKE_LEASE_SECONDS = env.int("SNOWFLAKE_LEASE_SECONDS", default=60)
 
 LOGGING = {

@@ -140,8 +140,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return response
 
 
-# DRF's codes, renamed where ours read better; the rest (not_authenticated, permission_denied,
-# authentication_failed, not_found, method_not_allowed, parse_error, unsupported_media_type, ...) pass through.
+# DRF's codes, renamed where ours read better. The rest pass through: not_authenticated,
+# authentication_failed, permission_denied, not_found, method_not_allowed, parse_error, ...
 _CODE_ALIASES = {"throttled": "rate_limited"}
 
 

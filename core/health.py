@@ -25,10 +25,12 @@ class CheckResult:
     ms: float
     error: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self, *, detail: bool) -> dict:
         body: dict = {"ok": self.ok, "ms": round(self.ms, 2)}
         if self.error:
-            body["error"] = self.error
+            # The full message names hosts and ports: fine for an operator's shell, not for a
+            # public probe. Over HTTP only the exception class travels.
+            body["error"] = self.error if detail else self.error.split(":", 1)[0]
         return body
 
 
@@ -48,7 +50,7 @@ def check_broker() -> None:
     with app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, timeout=TIMEOUT_SECONDS)
         # A Redis transport connects lazily; ask the channel for something to prove it answers.
-        conn.default_channel
+        _ = conn.default_channel
 
 
 CHECKS: dict[str, Callable[[], None]] = {
@@ -74,13 +76,14 @@ def run_checks() -> list[CheckResult]:
     return results
 
 
-def health_report() -> tuple[int, dict]:
-    """(HTTP status, body): 200 when every dependency answers, else 503 naming the ones that don't."""
+def health_report(*, detail: bool = False) -> tuple[int, dict]:
+    """(HTTP status, body): 200 when every dependency answers, else 503 naming the ones that don't.
+    `detail` includes each failure's full message (hosts, ports), for operators only."""
     results = run_checks()
     failing = [r.name for r in results if not r.ok]
     body = {
         "status": "ok" if not failing else "unavailable",
-        "checks": {r.name: r.as_dict() for r in results},
+        "checks": {r.name: r.as_dict(detail=detail) for r in results},
     }
     if failing:
         body["failing"] = failing

@@ -43,8 +43,8 @@ def api_client():
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subprocess.Popen]:
     """A real `celery worker` process consuming every queue, against the test database and the
-    test broker. Tests that use it must commit their data (`@pytest.mark.django_db(transaction=True)`)
-    for the worker, a separate process, to see it."""
+    test broker. Tests that use it must commit their data
+    (`@pytest.mark.django_db(transaction=True)`) for the worker, a separate process, to see it."""
     from django.db import connection
 
     env = {
@@ -57,10 +57,22 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subpro
     get_redis(settings.CELERY_BROKER_URL).flushdb()  # no stale tasks from an earlier run
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "-A", "config", "worker",
-            "-Q", "default,clicks,fanout,payments", "--pool", "solo",
-            "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
-            "--hostname", f"test-{os.getpid()}@%h",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            "default,clicks,fanout,payments",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"test-{os.getpid()}@%h",
         ],
         cwd=ROOT,
         env=env,
