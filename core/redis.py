@@ -13,6 +13,15 @@ import functools
 
 import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+
+def fast_fail_retry() -> Retry:
+    """One immediate retry (a pooled connection gone stale after a Redis restart), then fail.
+    redis-py 8 defaults to 10 retries with backoff, about 4 s against a dead Redis: far too long
+    for a request whose fallback (PostgreSQL, fail-open) is ready."""
+    return Retry(NoBackoff(), 1)
 
 
 @functools.cache
@@ -23,6 +32,7 @@ def _pool(url: str, timeout: float) -> redis.ConnectionPool:
         socket_connect_timeout=timeout,
         socket_timeout=timeout,
         health_check_interval=30,
+        retry=fast_fail_retry(),
     )
 
 

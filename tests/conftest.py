@@ -26,6 +26,13 @@ def _static_manifest() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hasher(settings) -> None:
+    """Django's test advice: the production hasher (PBKDF2, ~0.2 s a hash here) is slow on
+    purpose. Tests are about the rules around passwords, not the hash's cost."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _flush_redis() -> Iterator[None]:
     """Each test starts from an empty Redis app/cache db (never the dev db: see pyproject env)."""
     assert settings.REDIS_URL.endswith("/14"), settings.REDIS_URL  # never flush a real db

@@ -1,0 +1,158 @@
+"""The auth API: register, obtain a token, and who am I.
+
+`register` and `token` are open endpoints (no authentication, hence no CSRF): they are how a
+client gets credentials in the first place. Everything else in the API authenticates with
+`Authorization: Token <key>` (or the browser session).
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import user_for_credentials
+from accounts.services import issue_token, register_user
+from core.errors import InvalidInputError
+from core.openapi import error_response
+
+_TOO_SHORT = "This password is too short. It must contain at least 8 characters."
+_MALFORMED = "Malformed JSON (`parse_error`), or a required field missing (`invalid`)."
+
+
+class UserRegisterApi(APIView):
+    """POST /api/v1/auth/register: create an account and return it with its API token."""
+
+    permission_classes = (AllowAny,)
+    authentication_classes = ()
+
+    class InputSerializer(serializers.Serializer):
+        # Shape only; the username and password rules are register_user's (one place for both).
+        username = serializers.CharField(max_length=150)
+        # Passwords keep their spaces. The cap stops megabyte "passwords" reaching the hasher.
+        password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+        class Meta:
+            ref_name = "Registration"
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.CharField(help_text="64-bit id, as a string.")
+        username = serializers.CharField()
+        token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
+
+        class Meta:
+            ref_name = "RegisteredUser"
+
+    @extend_schema(
+        operation_id="auth_register",
+        summary="Register a user and get an API token",
+        tags=["auth"],
+        request=InputSerializer,
+        responses={
+            201: OutputSerializer,
+            400: error_response(
+                "The username breaks Django's username rules or the password fails a password "
+                "validator (`fields` names which and says why). " + _MALFORMED,
+                "invalid",
+                f"password: {_TOO_SHORT}",
+                {"password": [_TOO_SHORT]},
+            ),
+            409: error_response(
+                "The username is taken (compared ignoring case).",
+                "username_taken",
+                "The username 'alice' is taken.",
+                {"username": ["A user with that username already exists."]},
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = register_user(**data.validated_data)
+        out = {"id": user.pk, "username": user.username, "token": issue_token(user=user)}
+        return Response(self.OutputSerializer(out).data, status=status.HTTP_201_CREATED)
+
+
+class TokenIssueApi(APIView):
+    """POST /api/v1/auth/token: exchange a username and password for the user's API token.
+
+    Wrong credentials are 400 `invalid_credentials`, not 401: like OAuth 2's token endpoint
+    (RFC 6749 §5.2, `invalid_grant`), the request is what is wrong, and there is no
+    authentication scheme to challenge with (`WWW-Authenticate`). The message does not say
+    whether the username exists.
+    """
+
+    permission_classes = (AllowAny,)
+    authentication_classes = ()
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.CharField(max_length=150)
+        password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+        class Meta:
+            ref_name = "Credentials"
+
+    class OutputSerializer(serializers.Serializer):
+        token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
+
+        class Meta:
+            ref_name = "Token"
+
+    @extend_schema(
+        operation_id="auth_token",
+        summary="Exchange username and password for the API token",
+        tags=["auth"],
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            400: error_response(
+                "Wrong username or password, or an inactive account (`invalid_credentials`). "
+                + _MALFORMED,
+                "invalid_credentials",
+                "Unable to sign in with the given username and password.",
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = user_for_credentials(**data.validated_data)
+        if user is None:
+            raise InvalidInputError(
+                "Unable to sign in with the given username and password.",
+                code="invalid_credentials",
+            )
+        return Response(self.OutputSerializer({"token": issue_token(user=user)}).data)
+
+
+class CurrentUserDetailApi(APIView):
+    """GET /api/v1/auth/me: the authenticated caller."""
+
+    permission_classes = (IsAuthenticated,)
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.CharField(help_text="64-bit id, as a string.")
+        username = serializers.CharField()
+
+        class Meta:
+            ref_name = "CurrentUser"
+
+    @extend_schema(
+        operation_id="auth_me",
+        summary="The authenticated caller",
+        tags=["auth"],
+        responses={
+            200: OutputSerializer,
+            401: error_response(
+                "No credentials (`not_authenticated`) or an unknown token "
+                "(`authentication_failed`).",
+                "not_authenticated",
+                "Authentication credentials were not provided.",
+            ),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        return Response(self.OutputSerializer(request.user).data)
