@@ -35,7 +35,7 @@ def _fast_password_hasher(settings) -> None:
 @pytest.fixture(autouse=True)
 def _flush_redis() -> Iterator[None]:
     """Each test starts from an empty Redis app/cache db (never the dev db: see pyproject env)."""
-    assert settings.REDIS_URL.endswith("/14"), settings.REDIS_URL  # never flush a real db
+    _refuse_dev_db(settings.REDIS_URL)
     get_redis().flushdb()
     yield
 
@@ -61,6 +61,7 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subpro
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND,
     }
+    _refuse_dev_db(settings.CELERY_BROKER_URL)
     get_redis(settings.CELERY_BROKER_URL).flushdb()  # no stale tasks from an earlier run
     proc = subprocess.Popen(
         [
@@ -93,6 +94,12 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subpro
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _refuse_dev_db(url: str) -> None:
+    """Tests flush their Redis dbs; dbs 0 and 1 belong to `make run` (cache, broker)."""
+    db = url.rstrip("/").rsplit("/", 1)[-1]
+    assert db.isdigit() and int(db) >= 2, f"tests must not flush {url}: use a db >= 2"
 
 
 def _database_url(db: dict) -> str:
