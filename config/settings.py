@@ -189,3 +189,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- URL shortener (shortener/) ------------------------------------------------------------------
+# Public origin of short links ("https://sho.rt"); empty = the origin of the request that made them.
+SHORTENER_BASE_URL = env.str("SHORTENER_BASE_URL", default="")
+SHORTENER_CODE_LENGTH = 7  # random base62 characters: 62**7 ≈ 3.5e12 codes
+SHORTENER_MAX_URL_LENGTH = 2048
+# Destinations refused (the host itself and every subdomain), e.g. known phishing or shorteners
+# that would chain redirects.
+SHORTENER_BLOCKED_DOMAINS = env.list(
+    "SHORTENER_BLOCKED_DOMAINS", default=["bit.ly", "tinyurl.com", "t.co", "goo.gl", "is.gd"]
+)
+SHORTENER_CACHE_SECONDS = env.int("SHORTENER_CACHE_SECONDS", default=3600)  # cache-aside TTL
+SHORTENER_NEGATIVE_CACHE_SECONDS = env.int("SHORTENER_NEGATIVE_CACHE_SECONDS", default=60)
+SHORTENER_CLICK_FLUSH_SECONDS = env.float("SHORTENER_CLICK_FLUSH_SECONDS", default=5.0)
+SHORTENER_BULK_MAX = 1000

@@ -11,6 +11,7 @@ from core import views as core_views
 
 api_v1 = [
     path("auth/", include("accounts.api_urls")),
+    path("links", include("shortener.api_urls")),
 ]
 
 urlpatterns = [
@@ -25,6 +26,8 @@ urlpatterns = [
     path("timeline/", include("timeline.urls")),
     path("payments/", include("payments.urls")),
     path("ratelimit/", include("ratelimit.urls")),
+    # Last: every other top-level path is a short code (its first segment is a reserved alias).
+    path("", include("shortener.redirect_urls")),
 ]
 
 handler404 = "core.errors.json_or_html_404"
