@@ -8,6 +8,7 @@ Queues: `clicks` (shortener write-behind), `fanout` (timeline), `payments` (outb
 import os
 
 from celery import Celery
+from django.conf import settings
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -34,6 +35,19 @@ app.conf.update(
     # the longest task, or a slow task runs twice.
     broker_transport_options={"visibility_timeout": 3600},
     timezone="UTC",
-    beat_schedule={},  # apps add their periodic tasks here (see each app's tasks.py)
+    task_routes={
+        "shortener.flush_clicks": {"queue": "clicks"},
+    },
+    # Apps add their periodic tasks here (see each app's tasks.py).
+    beat_schedule={
+        # Write-behind click counts and events, Redis -> PostgreSQL (shortener/clicks.py).
+        # `expires`: a flush still queued when the next one is due is dropped, not run late:
+        # a backed-up queue must not accumulate flushes (each one would find little to do).
+        "shortener-flush-clicks": {
+            "task": "shortener.flush_clicks",
+            "schedule": settings.SHORTENER_CLICK_FLUSH_SECONDS,
+            "options": {"queue": "clicks", "expires": settings.SHORTENER_CLICK_FLUSH_SECONDS},
+        },
+    },
 )
 app.autodiscover_tasks()

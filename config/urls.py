@@ -11,7 +11,7 @@ from core import views as core_views
 
 api_v1 = [
     path("auth/", include("accounts.api_urls")),
-    path("links", include("shortener.api_urls")),
+    path("", include("shortener.api_urls")),
 ]
 
 urlpatterns = [

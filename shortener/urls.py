@@ -1,3 +1,6 @@
+"""The shortener's pages, mounted at /shortener/. The short links themselves (/{code} and the
+preview /{code}+) are top-level routes: shortener/redirect_urls.py."""
+
 from django.urls import path
 
 from shortener import views
@@ -5,4 +8,10 @@ from shortener import views
 app_name = "shortener"
 urlpatterns = [
     path("", views.index, name="index"),
+    path("links/", views.my_links, name="links"),
+    path("links/<str:code>/edit/", views.edit, name="edit"),
+    path("links/<str:code>/delete/", views.delete, name="delete"),
+    path("links/<str:code>/stats/", views.stats, name="stats"),
+    path("links/<str:code>/qr.svg", views.qr_svg, name="qr_svg"),
+    path("links/<str:code>/qr.png", views.qr_png, name="qr_png"),
 ]

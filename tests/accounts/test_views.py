@@ -150,7 +150,8 @@ def test_system_page_marks_itself_current_in_the_navigation_and_says_what_is_com
 
     assert f'<a href="{path}" aria-current="page">{title}</a>' in html
     assert f'<h1 id="page-title">{title}</h1>' in html
-    assert "Nothing on this page runs yet." in html
+    if path != "/shortener/":  # built in issue #4; the others are still placeholders
+        assert "Nothing on this page runs yet." in html
 
 
 def test_home_has_a_card_per_system(client):

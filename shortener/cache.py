@@ -1,0 +1,407 @@
+"""The Redis side of the redirect: key layout, the link cache, the scripts, the circuit breaker.
+
+Key layout (Redis Cluster ready). Keys that one script touches together carry one hash tag, so
+Cluster puts them in one slot. Codes are spread over `SLOTS` tags by crc32 of the code:
+
+    sl:{s3}:link:<code>     hash  cached link: id url type exp pw off max   TTL 1 h (negative: 60 s)
+                                  (negative entry: id = "0"; url is already ASCII-safe)
+    sl:{s3}:lease:<code>    str   fill lease: random token of the reader filling the entry  PX 3 s
+    sl:{s3}:gate:<code>     int   max-clicks gate: clicks still allowed                     TTL 1 h
+    sl:{s3}:gatelease:<code> str  lease of whoever initialises the gate                     PX 3 s
+    sl:{s3}:pending         hash  write-behind counters: c:<link id> clicks, b:<link id> bot hits
+    sl:{s3}:batch:<hex>     hash  a sealed `pending` (RENAMEd) being applied to PostgreSQL
+    sl:{s3}:batches         set   the open batches of the slot (a crashed flush resumes them)
+    sl:{s3}:events          stream click events (l link id, r referrer host, d device, b bot),
+                                  consumer group "flush", MAXLEN ~ EVENTS_MAXLEN
+
+`SLOTS` (settings.SHORTENER_REDIS_SLOTS, 8) bounds how many Cluster nodes the shortener can use
+and is the number of streams and counters the flush walks. Change it only with the flush drained
+(stop the web tier, run the flush): counters in a slot that no longer exists are never flushed.
+
+Scripts (shortener/lua/, loaded once per process with `register_script`, run with EVALSHA):
+visit.lua is the whole cached redirect in one round trip; fill.lua fills after a miss if the
+lease is still ours; gate_begin/gate_set.lua initialise a max-clicks gate under a lease of its
+own; seal/close/pending/reconcile/ack.lua are the flush (shortener/clicks.py).
+
+Cache-aside with fill leases (Facebook, "Scaling Memcache", 2013). The classic race: a reader
+misses, reads the old row, a writer commits and invalidates, then the reader fills the cache with
+the old row, which now lives for an hour. So on a miss the reader takes `SET lease NX PX` with a
+fresh token, reads PostgreSQL, and fills only if the lease still holds its token (a Lua compare);
+`invalidate_link` deletes the lease with the entry, so a fill that began before the invalidation
+is refused. Readers that find the lease taken wait a few ms for the filler (no herd on the row),
+then read PostgreSQL themselves without filling. Unknown codes are filled too, as negative
+entries, so a scan of random codes costs one SELECT per code per minute, not per request.
+
+Redis down. Every call goes through `guarded`: a RedisError opens a circuit breaker for
+BREAKER_SECONDS, during which callers skip Redis at once (RedisUnavailable) and use their
+fallback; after it one caller probes. With core.redis's 0.5 s timeout and one retry, an outage
+costs one slow request (about 1 s) per process per second, not every request.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import os
+import secrets
+import threading
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from time import monotonic
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import redis
+from django.conf import settings
+from django.utils.encoding import iri_to_uri
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError, RedisError
+
+from core.redis import get_redis
+from shortener.models import Link
+
+if TYPE_CHECKING:
+    from shortener.clicks import Visitor
+
+logger = logging.getLogger(__name__)
+
+SLOTS: int = getattr(settings, "SHORTENER_REDIS_SLOTS", 8)
+# Per slot. ~60 bytes an event in the stream's listpacks: 8 x 100k ≈ 50 MB at most.
+EVENTS_MAXLEN: int = getattr(settings, "SHORTENER_EVENTS_MAXLEN", 100_000)
+LEASE_MS = 3000  # a filler that died holds the code's misses back for at most this long
+BREAKER_SECONDS = 1.0
+
+T = TypeVar("T")
+
+
+# --- Keys ---------------------------------------------------------------------------------------
+
+
+def slot_of(code: str) -> int:
+    """The slot of `code`: stable across processes and restarts (crc32, not Python's hash)."""
+    return zlib.crc32(code.encode()) % SLOTS
+
+
+def _tag(slot: int) -> str:
+    return f"sl:{{s{slot}}}"
+
+
+def pending_key(slot: int) -> str:
+    return f"{_tag(slot)}:pending"
+
+
+def events_key(slot: int) -> str:
+    return f"{_tag(slot)}:events"
+
+
+def batches_key(slot: int) -> str:
+    return f"{_tag(slot)}:batches"
+
+
+def new_batch_key(slot: int) -> str:
+    return f"{_tag(slot)}:batch:{secrets.token_hex(16)}"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkKeys:
+    """Every key of one code, in the order visit.lua takes them."""
+
+    slot: int
+    link: str
+    gate: str
+    pending: str
+    events: str
+    lease: str
+    gate_lease: str
+    for_visit: tuple[str, ...]  # KEYS of visit.lua
+
+
+@functools.lru_cache(maxsize=8192)  # hot codes repeat (Zipf): five f-strings saved per visit
+def keys_for(code: str) -> LinkKeys:
+    slot = slot_of(code)
+    tag = _tag(slot)
+    link, gate, pending = f"{tag}:link:{code}", f"{tag}:gate:{code}", f"{tag}:pending"
+    events, lease, gate_lease = f"{tag}:events", f"{tag}:lease:{code}", f"{tag}:gatelease:{code}"
+    for_visit = (link, gate, pending, events, lease)
+    return LinkKeys(slot, link, gate, pending, events, lease, gate_lease, for_visit)
+
+
+# --- Client, scripts, circuit breaker -----------------------------------------------------------
+
+
+class RedisUnavailable(Exception):
+    """Redis failed just now, or failed less than BREAKER_SECONDS ago: use the fallback."""
+
+
+_clients: dict[str, redis.Redis] = {}
+_LUA_DIR = Path(__file__).resolve().parent / "lua"
+
+
+def client() -> redis.Redis:
+    """The app Redis (settings.REDIS_URL), one client object per URL per process."""
+    url = settings.REDIS_URL
+    found = _clients.get(url)
+    if found is None:
+        found = _clients[url] = get_redis(url)
+    return found
+
+
+@functools.cache
+def script(name: str) -> Script:
+    """shortener/lua/<name>.lua, registered once per process. Call it with `client=` so it runs
+    on the current settings.REDIS_URL; on NOSCRIPT (a restarted Redis) redis-py loads it again."""
+    return client().register_script((_LUA_DIR / f"{name}.lua").read_text())
+
+
+def _evalsha(name: str, redis_client: redis.Redis, keys: tuple[str, ...], args: list) -> Any:
+    """`script(name)(...)` without redis-py's Script wrapper: the hot path's EVALSHA, with the
+    same NOSCRIPT fallback (a restarted Redis has forgotten the script)."""
+    lua = script(name)
+    try:
+        return redis_client.execute_command("EVALSHA", lua.sha, len(keys), *keys, *args)
+    except NoScriptError:
+        lua.sha = redis_client.script_load(lua.script)
+        return redis_client.execute_command("EVALSHA", lua.sha, len(keys), *keys, *args)
+
+
+_open_until = 0.0  # monotonic; 0.0 = closed (Redis in use)
+_breaker_lock = threading.Lock()
+
+
+def redis_allowed() -> bool:
+    """False while the breaker is open. After it, exactly one caller is let through to probe
+    (the others keep skipping until it has answered)."""
+    global _open_until
+    until = _open_until
+    if until == 0.0:
+        return True
+    now = monotonic()
+    if now < until:
+        return False
+    with _breaker_lock:
+        if _open_until != until:  # another thread claimed the probe
+            return False
+        _open_until = now + BREAKER_SECONDS
+        return True
+
+
+def guarded(operation: Callable[[], T]) -> T:
+    """Run `operation` (Redis calls) unless the breaker is open. Raises RedisUnavailable when
+    it is open or when the operation raises RedisError (which opens it)."""
+    global _open_until
+    if not redis_allowed():
+        raise RedisUnavailable("Redis skipped: the circuit breaker is open")
+    try:
+        result = operation()
+    except RedisError as exc:
+        _open_until = monotonic() + BREAKER_SECONDS
+        logger.warning("shortener: Redis failed, skipping it for %.1f s: %r", BREAKER_SECONDS, exc)
+        raise RedisUnavailable(str(exc)) from exc
+    if _open_until:
+        _open_until = 0.0
+        logger.info("shortener: Redis answers again")
+    return result
+
+
+def reset_breaker() -> None:
+    """Close the breaker (tests; an operator after fixing Redis need not wait a second)."""
+    global _open_until
+    _open_until = 0.0
+
+
+# Lease tokens: unique per process (random prefix, fresh after fork) and per call (a counter),
+# without a syscall per miss.
+_token_prefix = secrets.token_hex(8)
+_token_counter = itertools.count()
+
+
+def new_token() -> str:
+    """A lease token: unique per process and call."""
+    return _new_token()
+
+
+def _new_token() -> str:
+    return f"{_token_prefix}:{next(_token_counter)}"
+
+
+def _after_fork() -> None:
+    global _token_prefix, _token_counter, _breaker_lock
+    _token_prefix, _token_counter = secrets.token_hex(8), itertools.count()
+    _breaker_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+# --- The cached link ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CachedLink:
+    """What the redirect needs of a Link: no password hash (POST reads it from PostgreSQL),
+    `location` already ASCII-safe for the Location header."""
+
+    id: int
+    location: str
+    redirect_type: int
+    expires_at_ms: int | None
+    has_password: bool
+    disabled: bool
+    max_clicks: int | None
+
+    @classmethod
+    def from_link(cls, link: Link) -> CachedLink:
+        expires = link.expires_at
+        return cls(
+            id=link.id,
+            location=iri_to_uri(link.long_url),
+            redirect_type=link.redirect_type,
+            expires_at_ms=None if expires is None else int(expires.timestamp() * 1000),
+            has_password=bool(link.password),
+            disabled=link.disabled,
+            max_clicks=link.max_clicks,
+        )
+
+    def values(self) -> list[str]:
+        """The entry's fields in visit.lua's order: id url type exp pw off max."""
+        return [
+            str(self.id),
+            self.location,
+            str(self.redirect_type),
+            "" if self.expires_at_ms is None else str(self.expires_at_ms),
+            "1" if self.has_password else "",
+            "1" if self.disabled else "",
+            "" if self.max_clicks is None else str(self.max_clicks),
+        ]
+
+
+_FIELDS = ("id", "url", "type", "exp", "pw", "off", "max")
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """What visit.lua answered. `state`: ok, miss, none, disabled, expired, password, gate,
+    exhausted (and "unavailable" from the Redis-down fallback, see shortener/redirect.py)."""
+
+    state: str
+    link_id: int = 0
+    location: str = ""
+    redirect_type: int = 0
+    lease_token: str = ""  # for "miss": ours if we took the fill lease, else ""
+    counted: bool = False
+
+
+def visit(
+    *,
+    code: str,
+    now_ms: int,
+    count: bool,
+    visitor: Visitor,
+    take_lease: bool = False,
+    inline: CachedLink | None = None,
+    unlocked: bool = False,
+) -> Visit:
+    """One run of visit.lua for `code`: apply the rules to the cached entry (or to `inline`,
+    a copy just read from PostgreSQL), and if `count` and the link is open, count the visit and
+    append its event, atomically with the max-clicks gate. On a miss with `take_lease`, try to
+    take the fill lease. Raises RedisUnavailable."""
+    keys = keys_for(code)
+    token = _new_token() if take_lease else ""
+    args: list[str | int] = [
+        now_ms,
+        "count" if count else "peek",
+        "1" if unlocked else "",
+        "1" if visitor.is_bot else "0",
+        visitor.referrer_host,
+        visitor.device,
+        EVENTS_MAXLEN,
+        token,
+        LEASE_MS,
+    ]
+    if inline is not None:
+        args += ["inline", *inline.values()]
+    redis_client = client()
+    reply = guarded(lambda: _evalsha("visit", redis_client, keys.for_visit, args))
+    state = reply[0]
+    if state == "ok":
+        return Visit(
+            "ok",
+            link_id=int(reply[1]),
+            location=reply[2],
+            redirect_type=int(reply[3]),
+            counted=count,
+        )
+    if state == "miss":
+        return Visit("miss", lease_token=token if reply[1] == "1" else "")
+    if state == "gate":
+        return Visit("gate", link_id=int(reply[1]))
+    return Visit(state)
+
+
+def fill_link(*, code: str, lease_token: str, link: CachedLink | None) -> bool:
+    """Cache `link` (None: a negative entry) if the fill lease still holds `lease_token`.
+    Returns whether it filled. Raises RedisUnavailable."""
+    keys = keys_for(code)
+    if link is None:
+        ttl, pairs = settings.SHORTENER_NEGATIVE_CACHE_SECONDS, ["id", "0"]
+    else:
+        ttl = settings.SHORTENER_CACHE_SECONDS
+        pairs = [item for pair in zip(_FIELDS, link.values(), strict=True) for item in pair]
+    run = script("fill")
+    redis_client = client()
+    filled = guarded(
+        lambda: run(
+            keys=[keys.lease, keys.link], args=[lease_token, ttl, *pairs], client=redis_client
+        )
+    )
+    return bool(filled)
+
+
+def invalidate_link(*, code: str) -> None:
+    """Drop everything Redis holds about `code`: the entry (positive or negative), any fill in
+    progress (its lease: that fill will be refused) and the max-clicks gate with any
+    initialisation in progress (re-read from PostgreSQL on the next visit, so a changed
+    max_clicks applies). Pending click counts stay: keyed by link id, flushed as usual.
+
+    Call it after the change commits. Never raises: if Redis is down (or the breaker open) it
+    logs and returns; the entry then expires by its TTL (SHORTENER_CACHE_SECONDS) — a link
+    edited during an outage of a Redis that kept its data can redirect the old way until then.
+    """
+    invalidate_links(codes=[code])
+
+
+def invalidate_links(*, codes: Iterable[str]) -> None:
+    """`invalidate_link` for many codes in one round trip (bulk creation). Never raises."""
+    names = [name for code in codes for name in _link_key_names(code)]
+    if not names:
+        return
+    redis_client = client()
+
+    def delete() -> None:
+        # One DEL per code: its keys share a hash tag (Cluster-safe); different codes may not,
+        # so they are separate commands in one pipeline.
+        with redis_client.pipeline(transaction=False) as pipe:
+            for start in range(0, len(names), 4):
+                pipe.delete(*names[start : start + 4])
+            pipe.execute()
+
+    try:
+        guarded(delete)
+    except RedisUnavailable as exc:
+        logger.warning(
+            "shortener: could not invalidate %d cached link(s) (they expire by TTL): %s",
+            len(names) // 4,
+            exc,
+        )
+
+
+def _link_key_names(code: str) -> tuple[str, str, str, str]:
+    keys = keys_for(code)
+    return keys.link, keys.lease, keys.gate, keys.gate_lease
+
+
+def load_link(*, code: str) -> Link | None:
+    """The cache-aside read: the Link with `code` from PostgreSQL (one indexed SELECT)."""
+    return Link.objects.filter(code=code).first()

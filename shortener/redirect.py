@@ -1,0 +1,315 @@
+"""The redirect `/{code}` and the preview `/{code}+`: the rules of a link's state and the path
+of a request through Redis, PostgreSQL and back.
+
+State rules, in order (visit.lua applies them on the cached copy; `state_without_redis` is their
+twin for when Redis is down; the preview applies them to the row):
+
+    unknown code                                  404
+    disabled                                      410
+    expires_at <= now                             410
+    max_clicks reached (the Redis gate is 0)      410   (before the password: no point asking)
+    password, not yet given                       200 password page (GET/HEAD)
+                wrong password POSTed             403 the same page, with an error
+                right password POSTed             303 to the destination, counted
+    otherwise                                     link.redirect_type (301/302/307/308), counted
+
+Responses:
+
+- `Location`: the destination made ASCII-safe (`iri_to_uri`; the services already store it so).
+- `Cache-Control: private, max-age=90` for 301/308. A browser keeps a permanent redirect without
+  freshness headers forever, and a cached redirect never reaches us again: no click counted, and
+  an edit or a disable never seen. 90 s bounds both (bit.ly does similar). `no-store` for
+  302/307: every visit must reach us, which is why they are the analytics default.
+- `Referrer-Policy: strict-origin-when-cross-origin`. On a redirect the browser re-applies the
+  policy of the redirect response to the referrer it already holds (Fetch, "main fetch"). Django's
+  default (`same-origin`) would strip it and destinations would lose attribution; `unsafe-url`
+  would forward a full URL to an http:// destination (downgrade) and re-widen what the linking
+  page may have trimmed. This one passes on the origin, never more, never to plain http.
+- After a correct password: 303 See Other, whatever the link's type: 307/308 would make the
+  browser re-POST the form, password included, to the destination.
+
+Methods: GET counts a click; HEAD answers the same without counting or using up a max-clicks
+link (link checkers, previews). Any other method counts and gets the link's status: 307/308
+exist to keep the method (an API client POSTing through a short link). So the view is exempt
+from CSRF: it changes nothing but a counter, and a CSRF token would break exactly those
+clients. For a password link, POST is the password form.
+
+Redis down (cache.RedisUnavailable): every redirect reads PostgreSQL (one indexed SELECT) and
+applies the rules in Python. Lost: the clicks and events of that time (nothing is written:
+there is no synchronous database write on this path). Max-clicks links answer 503 + Retry-After
+rather than redirect: their budget lives in the Redis gate, and counting in PostgreSQL meanwhile
+(`UPDATE ... WHERE clicks < max_clicks`) would let the gate — still in a Redis that was only
+slow or unreachable from this process — admit those clicks a second time. Exactness wins over
+availability for the rare links that ask for it. A timeout never means "not done": a visit whose
+script timed out may still run when a frozen Redis resumes, so its click is counted after all
+and, on a max-clicks link, uses up a click whose visitor got the 503 (errs on refusing, again).
+Creation keeps working: see core.snowflake (IDs until the worker-id lease deadline).
+"""
+
+from __future__ import annotations
+
+import time as time_module
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.contrib.auth.hashers import check_password
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.shortcuts import render
+from django.urls import is_valid_path
+from django.views.decorators.csrf import csrf_exempt
+
+from shortener import cache, clicks
+from shortener.cache import CachedLink, RedisUnavailable, Visit
+from shortener.clicks import Visitor
+from shortener.models import Link
+
+REFERRER_POLICY = "strict-origin-when-cross-origin"
+PERMANENT_MAX_AGE = 90
+LEASE_WAITS_S = (0.005, 0.02, 0.05)  # then read PostgreSQL without filling
+GATE_WAITS_S = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1)  # then 503 (as if Redis were down)
+RETRY_AFTER_S = 5
+ENVIRON_KEY = "shortener.visit"  # set by shortener.fastpath when it falls through
+
+
+def cache_control(redirect_type: int) -> str:
+    """See the module docstring: permanent redirects cached briefly, temporary ones never."""
+    return f"private, max-age={PERMANENT_MAX_AGE}" if redirect_type in (301, 308) else "no-store"
+
+
+def now_ms() -> int:
+    return time_module.time_ns() // 1_000_000
+
+
+# --- Resolution ---------------------------------------------------------------------------------
+
+
+def resolve_visit(
+    *, code: str, count: bool, visitor: Visitor, unlocked: Link | None = None
+) -> Visit:
+    """The state of `code` for this visit, counting it if `count` and the link is open.
+
+    Redis first (one EVALSHA on a hit). On a miss: take the fill lease, read PostgreSQL, fill
+    the cache if the lease still holds (cache.py), then apply the rules and count through the
+    same script (inline). Without the lease: wait for the filler a few ms, then read PostgreSQL
+    without filling. `unlocked` is the row whose password the caller checked: counted inline.
+    Redis down: `state_without_redis`. Never raises for Redis.
+    """
+    try:
+        if unlocked is not None:
+            return _visit_inline(code, CachedLink.from_link(unlocked), count, visitor, True)
+        visit = Visit("miss")
+        for wait in (*LEASE_WAITS_S, None):
+            visit = _visit_with_gate(code=code, count=count, visitor=visitor, take_lease=True)
+            if visit.state != "miss" or visit.lease_token or wait is None:
+                break
+            time_module.sleep(wait)  # someone is filling: give them a moment
+        if visit.state != "miss":
+            return visit
+        link = cache.load_link(code=code)
+        cached = None if link is None else CachedLink.from_link(link)
+        if visit.lease_token:
+            cache.fill_link(code=code, lease_token=visit.lease_token, link=cached)
+        if cached is None:
+            return Visit("none")
+        return _visit_inline(code, cached, count, visitor, False)
+    except RedisUnavailable:
+        return state_without_redis(code=code, unlocked=unlocked)
+
+
+def _visit_with_gate(*, code: str, **kwargs: Any) -> Visit:
+    """cache.visit, initialising the max-clicks gate from PostgreSQL when the script asks (or
+    waiting a moment for whoever is initialising it)."""
+    for wait in GATE_WAITS_S:
+        visit = cache.visit(code=code, now_ms=now_ms(), **kwargs)
+        if visit.state != "gate":
+            return visit
+        if not clicks.init_gate(code=code, link_id=visit.link_id):
+            time_module.sleep(wait)
+    raise RedisUnavailable("the max-clicks gate could not be initialised")
+
+
+def _visit_inline(
+    code: str, cached: CachedLink, count: bool, visitor: Visitor, unlocked: bool
+) -> Visit:
+    return _visit_with_gate(
+        code=code, count=count, visitor=visitor, inline=cached, unlocked=unlocked
+    )
+
+
+def state_without_redis(*, code: str, unlocked: Link | None = None) -> Visit:
+    """The rules in Python on the row, for when Redis is unavailable. Nothing is counted;
+    max-clicks links are "unavailable" (503, see the module docstring)."""
+    link = unlocked or cache.load_link(code=code)
+    if link is None:
+        return Visit("none")
+    cached = CachedLink.from_link(link)
+    if cached.disabled:
+        return Visit("disabled")
+    if cached.expires_at_ms is not None and cached.expires_at_ms <= now_ms():
+        return Visit("expired")
+    if cached.max_clicks is not None:
+        return Visit("unavailable")
+    if cached.has_password and unlocked is None:
+        return Visit("password")
+    return Visit(
+        "ok", link_id=cached.id, location=cached.location, redirect_type=cached.redirect_type
+    )
+
+
+# --- Responses ----------------------------------------------------------------------------------
+
+
+def redirect_headers(*, location: str, redirect_type: int) -> list[tuple[str, str]]:
+    """The headers of our redirect (the fast path sends the same)."""
+    return [
+        ("Location", location),
+        ("Cache-Control", cache_control(redirect_type)),
+        ("Referrer-Policy", REFERRER_POLICY),
+    ]
+
+
+def _redirect(visit: Visit, *, status: int | None = None) -> HttpResponse:
+    response = HttpResponse(status=status or visit.redirect_type)
+    for name, value in redirect_headers(
+        location=visit.location, redirect_type=status or visit.redirect_type
+    ):
+        response[name] = value
+    return response
+
+
+_GONE = {
+    "none": (404, "unknown"),
+    "disabled": (410, "disabled"),
+    "expired": (410, "expired"),
+    "exhausted": (410, "exhausted"),
+    "unavailable": (503, "unavailable"),
+}
+
+
+def _unavailable(request: HttpRequest, *, code: str, state: str) -> HttpResponse:
+    status, reason = _GONE[state]
+    response = render(
+        request, "shortener/unavailable.html", {"code": code, "reason": reason}, status=status
+    )
+    response["Cache-Control"] = "no-store"  # a link can come back (re-enabled, recreated)
+    if status == 503:
+        response["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
+def _password_page(request: HttpRequest, *, code: str, error: str = "") -> HttpResponse:
+    response = render(
+        request,
+        "shortener/password.html",
+        {"code": code, "error": error},
+        status=403 if error else 200,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- Views --------------------------------------------------------------------------------------
+
+
+@csrf_exempt  # see the module docstring (Methods)
+def redirect_view(request: HttpRequest, code: str) -> HttpResponse:
+    """`/{code}`: the state rules above, answered."""
+    method = request.method or "GET"
+    visitor = clicks.visitor_from_environ(request.META)
+    known: Visit | None = request.META.get(ENVIRON_KEY)  # the fast path's answer, if any
+    if known is None or method not in ("GET", "HEAD"):
+        visit = resolve_visit(code=code, count=method != "HEAD", visitor=visitor)
+    else:
+        visit = known
+    if visit.state == "ok":
+        return _redirect(visit)
+    if visit.state == "password":
+        if method == "POST":
+            return _check_password(request, code=code, visitor=visitor)
+        if method not in ("GET", "HEAD"):
+            return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
+        return _password_page(request, code=code)
+    if visit.state == "none" and is_valid_path(f"/{code}/"):
+        # Our catch-all route hides Django's APPEND_SLASH: "/shortener" must still find
+        # "/shortener/" (reserved words are never codes).
+        return HttpResponsePermanentRedirect(f"/{code}/")
+    return _unavailable(request, code=code, state=visit.state)
+
+
+def _check_password(request: HttpRequest, *, code: str, visitor: Visitor) -> HttpResponse:
+    """POST of the password form: check_password (constant-time) against the row, then count
+    the visit through the gate. The hash is read from PostgreSQL, never cached in Redis."""
+    link = cache.load_link(code=code)
+    if link is None:
+        return _unavailable(request, code=code, state="none")
+    if link.password and not check_password(request.POST.get("password", ""), link.password):
+        return _password_page(request, code=code, error="That password is not right.")
+    visit = resolve_visit(code=code, count=True, visitor=visitor, unlocked=link)
+    if visit.state == "ok":
+        return _redirect(visit, status=303)
+    return _unavailable(request, code=code, state=visit.state)
+
+
+def preview_view(request: HttpRequest, code: str) -> HttpResponse:
+    """`/{code}+`: where the link goes, before going (anti-phishing). Counts nothing. Reads the
+    row (the preview needs the full destination and the creation date, not in the cache). A
+    password link does not show its destination: the password protects it."""
+    link = cache.load_link(code=code)
+    if link is None:
+        return _unavailable(request, code=code, state="none")
+    state = _row_state(link)
+    if state != "ok":
+        return _unavailable(request, code=code, state=state)
+    parts = urlsplit(link.long_url)
+    before, host, after = _split_at_host(link.long_url, parts.netloc, parts.hostname or "")
+    response = render(
+        request,
+        "shortener/preview.html",
+        {
+            "code": code,
+            "link": link,
+            "protected": link.has_password,
+            "url_before_host": before,
+            "host": host,
+            "host_unicode": _unicode_host(host),
+            "url_after_host": after,
+            "scheme_warning": parts.scheme != "https",
+        },
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _row_state(link: Link) -> str:
+    """The rules on the row, plus the live click count for max_clicks (no gate: nothing is
+    consumed). Redis down: the count is PostgreSQL's, which may lag by a flush."""
+    if link.disabled:
+        return "disabled"
+    if link.expires_at is not None and link.expires_at.timestamp() * 1000 <= now_ms():
+        return "expired"
+    if link.max_clicks is not None:
+        used = link.clicks + clicks.pending_clicks(link_ids=[link.id]).get(link.id, 0)
+        if used >= link.max_clicks:
+            return "exhausted"
+    return "ok"
+
+
+def _split_at_host(url: str, netloc: str, host: str) -> tuple[str, str, str]:
+    """(before, host, after) of `url`, the host found inside the authority only (a path may
+    repeat it); ("url", "", "") if it cannot be found."""
+    start = url.find("://") + 3
+    at = url.lower().find(host, start, start + len(netloc)) if host and start >= 3 else -1
+    if at < 0:
+        return url, "", ""
+    return url[:at], url[at : at + len(host)], url[at + len(host) :]
+
+
+def _unicode_host(host: str) -> str:
+    """The Unicode form of an IDN host ("" if it is plain ASCII): shown next to the xn-- form,
+    which is the one that cannot imitate another domain."""
+    if "xn--" not in host:
+        return ""
+    try:
+        return host.encode("ascii").decode("idna")
+    except UnicodeError:
+        return ""

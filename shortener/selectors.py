@@ -1,0 +1,70 @@
+"""Reads of the URL shortener (pages and API). The redirect's own read path — Redis first, then
+PostgreSQL — lives in shortener/cache.py and shortener/redirect.py, where its speed is the point."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.models import User
+from shortener import clicks
+from shortener.errors import LinkNotFoundError
+from shortener.models import Link
+
+
+def link_for_code(*, code: str) -> Link | None:
+    """The link `code`, whoever owns it (public things: QR codes, the preview), or None."""
+    return Link.objects.filter(code=code).first()
+
+
+def owned_link(*, code: str, owner: User) -> Link:
+    """The link `code` if `owner` owns it. Someone else's link is LinkNotFoundError (404), not
+    403: whether a code exists is nobody else's business (no enumeration through errors)."""
+    link = Link.objects.filter(code=code, owner=owner).first() if owner.is_authenticated else None
+    if link is None:
+        raise LinkNotFoundError(f"You have no link {code!r}.")
+    return link
+
+
+def links_for_owner(*, owner: User) -> QuerySet[Link]:
+    """The owner's links, newest first (Snowflake ids are time-ordered: `-id` is `-created`)."""
+    return Link.objects.filter(owner=owner).order_by("-id")
+
+
+def short_url(*, code: str, request: HttpRequest | None = None) -> str:
+    """The absolute short URL: SHORTENER_BASE_URL if set, else the origin of `request`."""
+    if settings.SHORTENER_BASE_URL:
+        return f"{settings.SHORTENER_BASE_URL.rstrip('/')}/{code}"
+    if request is not None:
+        return request.build_absolute_uri(f"/{code}")
+    return f"/{code}"
+
+
+def live_clicks(*, links: Iterable[Link]) -> dict[int, int]:
+    """link id → human clicks, flushed (PostgreSQL) plus not yet flushed (Redis; 0 if Redis is
+    down). One Redis round trip for the whole list."""
+    links = list(links)
+    pending = clicks.pending_clicks(link_ids=[link.id for link in links])
+    return {link.id: link.clicks + pending.get(link.id, 0) for link in links}
+
+
+def link_state(*, link: Link, clicks_so_far: int | None = None) -> str:
+    """ "active", "disabled", "expired" or "exhausted" — for pages and the API (the redirect
+    applies the same rules itself, from its cached copy)."""
+    if link.disabled:
+        return "disabled"
+    if link.expires_at is not None and link.expires_at <= timezone.now():
+        return "expired"
+    used = link.clicks if clicks_so_far is None else clicks_so_far
+    if link.max_clicks is not None and used >= link.max_clicks:
+        return "exhausted"
+    return "active"
+
+
+def link_stats(*, link: Link) -> dict:
+    """{clicks, by_day, top_referrers, devices, bot_hits}: see shortener.clicks.link_stats."""
+    return clicks.link_stats(link=link)

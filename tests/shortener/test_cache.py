@@ -1,0 +1,193 @@
+"""The redirect's cache-aside (shortener/cache.py): hits without the database, the negative cache,
+invalidation after the services' writes, and the fill lease that closes the stale-fill race."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from shortener import cache, services
+from shortener.clicks import Visitor
+from shortener.models import Link
+from tests.shortener.factories import LinkFactory
+
+pytestmark = pytest.mark.django_db
+
+PERSON = Visitor(device="desktop", is_bot=False, referrer_host="")
+
+
+@pytest.fixture(autouse=True)
+def _closed_breaker():
+    cache.reset_breaker()
+    yield
+    cache.reset_breaker()
+
+
+def cached_fields(code: str) -> dict[str, str]:
+    return cache.client().hgetall(cache.keys_for(code).link)
+
+
+def test_a_cache_hit_does_not_touch_the_database(client, django_assert_num_queries):
+    link = LinkFactory(long_url="https://example.com/hit")
+    with django_assert_num_queries(1):  # the miss: one indexed SELECT
+        assert client.get(f"/{link.code}").status_code == 302
+
+    with django_assert_num_queries(0):
+        response = client.get(f"/{link.code}")
+
+    assert response["Location"] == "https://example.com/hit"
+    assert cached_fields(link.code)["url"] == "https://example.com/hit"
+    ttl = cache.client().ttl(cache.keys_for(link.code).link)
+    assert 3500 < ttl <= 3600
+
+
+def test_an_unknown_code_is_cached_briefly_so_a_scan_does_not_reach_the_database(
+    client, django_assert_num_queries
+):
+    with django_assert_num_queries(1):
+        assert client.get("/Probe42").status_code == 404
+
+    with django_assert_num_queries(0):
+        assert client.get("/Probe42").status_code == 404
+
+    assert cached_fields("Probe42") == {"id": "0"}
+    assert 0 < cache.client().ttl(cache.keys_for("Probe42").link) <= 60
+
+
+def test_creating_a_link_under_a_negatively_cached_alias_makes_it_work_at_once(
+    client, django_capture_on_commit_callbacks
+):
+    assert client.get("/fresh-alias").status_code == 404
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.create_link(owner=None, long_url="https://example.com/new", alias="fresh-alias")
+
+    assert client.get("/fresh-alias")["Location"] == "https://example.com/new"
+
+
+def test_an_update_is_seen_by_the_next_redirect(client, django_capture_on_commit_callbacks):
+    link = LinkFactory(long_url="https://example.com/old")
+    client.get(f"/{link.code}")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_link(link=link, long_url="https://example.com/new", redirect_type=307)
+
+    response = client.get(f"/{link.code}")
+    assert (response.status_code, response["Location"]) == (307, "https://example.com/new")
+
+
+def test_a_deleted_link_is_404_at_once(client, django_capture_on_commit_callbacks):
+    link = LinkFactory()
+    assert client.get(f"/{link.code}").status_code == 302
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.delete_link(link=link)
+
+    assert client.get(f"/{link.code}").status_code == 404
+
+
+def test_invalidation_drops_the_entry_the_leases_and_the_gate():
+    link = LinkFactory(max_clicks=5)
+    keys = cache.keys_for(link.code)
+    redis = cache.client()
+    redis.set(keys.gate, 3)
+    redis.set(keys.lease, "someone-filling")
+    redis.set(keys.gate_lease, "someone-initialising-the-gate")
+    redis.hset(keys.link, mapping={"id": "0"})
+
+    cache.invalidate_link(code=link.code)
+
+    assert redis.exists(keys.link, keys.lease, keys.gate, keys.gate_lease) == 0
+
+
+def test_a_fill_that_started_before_an_invalidation_is_refused():
+    """The cache-aside race, step by step: reader misses and reads the old row; the writer
+    commits and invalidates; the reader's fill would cache the old row for an hour."""
+    link = LinkFactory(long_url="https://example.com/old")
+    miss = cache.visit(code=link.code, now_ms=0, count=False, visitor=PERSON, take_lease=True)
+    assert miss.state == "miss" and miss.lease_token
+    old_row = cache.load_link(code=link.code)
+
+    Link.objects.filter(pk=link.pk).update(long_url="https://example.com/new")
+    cache.invalidate_link(code=link.code)
+    filled = cache.fill_link(
+        code=link.code,
+        lease_token=miss.lease_token,
+        link=cache.CachedLink.from_link(old_row),
+    )
+
+    assert filled is False
+    assert cached_fields(link.code) == {}
+
+
+def test_a_late_fill_cannot_overwrite_the_next_readers_fresh_entry(client):
+    link = LinkFactory(long_url="https://example.com/old")
+    first = cache.visit(code=link.code, now_ms=0, count=False, visitor=PERSON, take_lease=True)
+    old_row = cache.load_link(code=link.code)
+    Link.objects.filter(pk=link.pk).update(long_url="https://example.com/new")
+    cache.invalidate_link(code=link.code)
+
+    assert client.get(f"/{link.code}")["Location"] == "https://example.com/new"  # fills
+    late = cache.fill_link(
+        code=link.code, lease_token=first.lease_token, link=cache.CachedLink.from_link(old_row)
+    )
+
+    assert late is False
+    assert cached_fields(link.code)["url"] == "https://example.com/new"
+    assert client.get(f"/{link.code}")["Location"] == "https://example.com/new"
+
+
+def test_only_one_reader_gets_the_lease_the_others_read_without_filling(client):
+    link = LinkFactory(long_url="https://example.com/herd")
+    holder = cache.visit(code=link.code, now_ms=0, count=False, visitor=PERSON, take_lease=True)
+    assert holder.lease_token
+
+    other = cache.visit(code=link.code, now_ms=0, count=False, visitor=PERSON, take_lease=True)
+    started = time.monotonic()
+    response = client.get(f"/{link.code}")  # waits a few ms for the holder, then reads
+
+    assert other.state == "miss" and other.lease_token == ""
+    assert response["Location"] == "https://example.com/herd"
+    assert time.monotonic() - started < 1.0
+    assert cached_fields(link.code) == {}  # only the lease holder fills
+
+
+def test_rules_are_applied_to_the_cached_copy_at_the_time_of_the_visit():
+    link = LinkFactory(expires_at="2030-01-01T00:00:00Z")
+    in_2029 = 1_861_920_000_000
+    in_2031 = 1_924_992_000_000
+    token = cache.visit(code=link.code, now_ms=0, count=False, visitor=PERSON, take_lease=True)
+    cache.fill_link(
+        code=link.code,
+        lease_token=token.lease_token,
+        link=cache.CachedLink.from_link(cache.load_link(code=link.code)),
+    )
+
+    before = cache.visit(code=link.code, now_ms=in_2029, count=False, visitor=PERSON)
+    after = cache.visit(code=link.code, now_ms=in_2031, count=False, visitor=PERSON)
+
+    assert (before.state, after.state) == ("ok", "expired")
+
+
+def test_invalidation_does_not_raise_when_redis_is_down(settings, caplog):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+
+    cache.invalidate_link(code="abc1234")
+    cache.invalidate_links(codes=["abc1234", "def5678"])  # breaker open: skipped at once
+
+    assert "could not invalidate" in caplog.text
+
+
+def test_the_keys_one_script_touches_share_a_hash_tag_and_codes_spread_over_slots():
+    keys = cache.keys_for("abc1234")
+    tag = f"{{s{keys.slot}}}"
+
+    assert all(tag in key for key in (*keys.for_visit, keys.gate_lease))
+    assert keys.link == f"sl:{tag}:link:abc1234"
+    slots = {cache.slot_of(f"code{i}") for i in range(200)}
+    assert slots == set(range(cache.SLOTS))

@@ -1,0 +1,358 @@
+"""The redirect `/{code}` and the preview `/{code}+`, through Django (test client) and through the
+WSGI fast path (config.wsgi's wrapper, called as a WSGI app): every status, the headers, and the
+fast path answering cached redirects without the database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import BytesIO
+from typing import Any
+
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from django.utils import timezone
+
+from shortener import cache, clicks
+from shortener.fastpath import RedirectFastPath
+from tests.shortener.factories import LinkFactory
+
+pytestmark = pytest.mark.django_db
+
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0"
+
+
+@pytest.fixture(autouse=True)
+def _closed_breaker():
+    cache.reset_breaker()
+
+
+@pytest.fixture
+def wsgi_app():
+    """config.wsgi's application, built fresh. Django's test client does the same as this
+    around each request: close_old_connections would close the test's transaction."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield RedirectFastPath(get_wsgi_application())
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+def wsgi_get(
+    app: Any, path: str, *, method: str = "GET", **environ: str
+) -> tuple[int, dict[str, str], bytes]:
+    """One request straight into a WSGI app: (status, headers, body)."""
+    env = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "testserver",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": BytesIO(),
+        "wsgi.errors": BytesIO(),
+        "HTTP_USER_AGENT": BROWSER,
+        **environ,
+    }
+    answer: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        answer["status"], answer["headers"] = int(status.split()[0]), dict(headers)
+
+    result = app(env, start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    return answer["status"], answer["headers"], body
+
+
+def live_clicks(link) -> int:
+    return clicks.pending_clicks(link_ids=[link.id]).get(link.id, 0)
+
+
+# --- Statuses through Django ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("redirect_type", "cache_control"),
+    [
+        (301, "private, max-age=90"),
+        (302, "no-store"),
+        (307, "no-store"),
+        (308, "private, max-age=90"),
+    ],
+)
+def test_each_redirect_type_answers_its_status_with_location_and_cache_headers(
+    client, redirect_type, cache_control
+):
+    link = LinkFactory(long_url="https://example.com/a?b=c", redirect_type=redirect_type)
+
+    response = client.get(f"/{link.code}", HTTP_USER_AGENT=BROWSER)
+
+    assert response.status_code == redirect_type
+    assert response["Location"] == "https://example.com/a?b=c"
+    assert response["Cache-Control"] == cache_control
+    assert response["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert live_clicks(link) == 1
+
+
+def test_a_destination_with_unicode_is_sent_ascii_safe(client):
+    link = LinkFactory(long_url="https://example.com/straße?q=ä b")
+
+    response = client.get(f"/{link.code}")
+
+    assert response["Location"] == "https://example.com/stra%C3%9Fe?q=%C3%A4%20b"
+
+
+def test_an_unknown_code_is_a_404_page(client):
+    response = client.get("/NoSuchCode")
+
+    assert response.status_code == 404
+    assert b"There is no short link /NoSuchCode" in response.content
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_a_disabled_link_is_410(client):
+    link = LinkFactory(disabled=True)
+
+    response = client.get(f"/{link.code}")
+
+    assert response.status_code == 410
+    assert b"has been disabled" in response.content
+
+
+def test_an_expired_link_is_410(client):
+    link = LinkFactory(expires_at=timezone.now() - timedelta(seconds=1))
+
+    response = client.get(f"/{link.code}")
+
+    assert response.status_code == 410
+    assert b"has expired" in response.content
+
+
+def test_a_link_past_its_max_clicks_is_410(client):
+    link = LinkFactory(max_clicks=2)
+
+    statuses = [client.get(f"/{link.code}", HTTP_USER_AGENT=BROWSER).status_code for _ in range(3)]
+
+    assert statuses == [302, 302, 410]
+    assert b"has been used up" in client.get(f"/{link.code}").content
+    assert live_clicks(link) == 2
+
+
+def test_a_password_link_shows_the_password_page_and_counts_nothing(client):
+    link = LinkFactory(password=make_password("sesame"))
+
+    response = client.get(f"/{link.code}")
+
+    assert response.status_code == 200
+    assert b'name="password"' in response.content
+    assert link.long_url.encode() not in response.content
+    assert live_clicks(link) == 0
+
+
+def test_a_wrong_password_is_403_with_the_form_again(client):
+    link = LinkFactory(password=make_password("sesame"))
+
+    response = client.post(f"/{link.code}", {"password": "open"})
+
+    assert response.status_code == 403
+    assert b"That password is not right." in response.content
+    assert b'aria-invalid="true"' in response.content
+    assert live_clicks(link) == 0
+
+
+@pytest.mark.parametrize("redirect_type", [302, 308])
+def test_the_right_password_redirects_with_303_and_counts_the_click(client, redirect_type):
+    # 303 whatever the type: a 307/308 would make the browser re-POST the password onward.
+    link = LinkFactory(password=make_password("sesame"), redirect_type=redirect_type)
+    client.get(f"/{link.code}")  # the page, cached
+
+    response = client.post(f"/{link.code}", {"password": "sesame"}, HTTP_USER_AGENT=BROWSER)
+
+    assert response.status_code == 303
+    assert response["Location"] == link.long_url
+    assert response["Cache-Control"] == "no-store"
+    assert live_clicks(link) == 1
+
+
+def test_a_used_up_password_link_says_so_before_asking_for_the_password(client):
+    link = LinkFactory(password=make_password("sesame"), max_clicks=1)
+    client.post(f"/{link.code}", {"password": "sesame"}, HTTP_USER_AGENT=BROWSER)
+
+    response = client.get(f"/{link.code}")
+
+    assert response.status_code == 410
+
+
+def test_a_post_through_a_307_link_is_redirected_without_a_csrf_token(client):
+    from django.test import Client
+
+    link = LinkFactory(redirect_type=307, long_url="https://api.example.com/hook")
+
+    response = Client(enforce_csrf_checks=True).post(
+        f"/{link.code}", data=b"{}", content_type="application/json"
+    )
+
+    assert response.status_code == 307
+    assert response["Location"] == "https://api.example.com/hook"
+
+
+def test_head_answers_like_get_but_counts_nothing_and_spends_nothing(client):
+    link = LinkFactory(max_clicks=1)
+
+    heads = [client.head(f"/{link.code}", HTTP_USER_AGENT=BROWSER).status_code for _ in range(3)]
+
+    assert heads == [302, 302, 302]
+    assert live_clicks(link) == 0
+    assert client.get(f"/{link.code}", HTTP_USER_AGENT=BROWSER).status_code == 302
+
+
+def test_a_reserved_path_without_its_slash_still_finds_its_page(client):
+    response = client.get("/shortener")
+
+    assert response.status_code == 301
+    assert response["Location"] == "/shortener/"
+
+
+# --- Preview ------------------------------------------------------------------------------------
+
+
+def test_the_preview_shows_the_destination_and_host_and_counts_nothing(client):
+    link = LinkFactory(long_url="http://login.example.com/account?next=/")
+
+    response = client.get(f"/{link.code}+")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert (
+        '<p class="preview-destination" data-testid="preview-destination">http://'
+        '<mark data-testid="preview-host">login.example.com</mark>/account?next=/</p>'
+    ) in html
+    assert f'href="/{link.code}"' in html
+    assert f'datetime="{link.created_at.isoformat()}"' in html
+    assert "does not use HTTPS" in html
+    assert live_clicks(link) == 0
+
+
+def test_the_preview_of_an_international_domain_shows_both_forms(client):
+    link = LinkFactory(long_url="https://xn--pple-43d.com/")
+
+    html = client.get(f"/{link.code}+").content.decode()
+
+    assert "xn--pple-43d.com" in html
+    assert "\u0430pple.com" in html  # a Cyrillic a (U+0430): the look-alike of apple.com
+
+
+def test_the_preview_of_a_password_link_hides_the_destination(client):
+    link = LinkFactory(password=make_password("sesame"), long_url="https://secret.example.com/")
+
+    response = client.get(f"/{link.code}+")
+
+    assert response.status_code == 200
+    assert b"secret.example.com" not in response.content
+    assert b"protected by a password" in response.content
+
+
+def test_the_preview_of_an_unknown_or_gone_link_is_404_or_410(client):
+    disabled = LinkFactory(disabled=True, long_url="https://phish.example.com/")
+    used_up = LinkFactory(max_clicks=1)
+    client.get(f"/{used_up.code}", HTTP_USER_AGENT=BROWSER)  # pending in Redis, not flushed
+
+    assert client.get("/NoSuchCode+").status_code == 404
+    gone = client.get(f"/{disabled.code}+")
+    assert gone.status_code == 410
+    assert b"phish.example.com" not in gone.content
+    assert client.get(f"/{used_up.code}+").status_code == 410
+
+
+# --- The fast path ------------------------------------------------------------------------------
+
+
+def test_the_fast_path_serves_a_cached_redirect_without_the_database(
+    wsgi_app, django_assert_num_queries
+):
+    link = LinkFactory(long_url="https://example.com/fast", redirect_type=301)
+    assert wsgi_get(wsgi_app, f"/{link.code}")[0] == 301  # miss: Django fills the cache
+
+    with django_assert_num_queries(0):
+        status, headers, body = wsgi_get(wsgi_app, f"/{link.code}")
+
+    assert (status, headers["Location"], body) == (301, "https://example.com/fast", b"")
+    assert live_clicks(link) == 2
+
+
+@pytest.mark.parametrize("redirect_type", [301, 302, 307, 308])
+def test_the_fast_path_and_django_answer_with_the_same_redirect(client, wsgi_app, redirect_type):
+    link = LinkFactory(redirect_type=redirect_type)
+    through_django = client.get(f"/{link.code}", HTTP_USER_AGENT=BROWSER)  # fills the cache
+
+    status, headers, body = wsgi_get(wsgi_app, f"/{link.code}")
+
+    assert status == through_django.status_code == redirect_type
+    redirect_headers = ("Location", "Cache-Control", "Referrer-Policy", "Content-Length")
+    assert {name: headers[name] for name in redirect_headers} == {
+        name: through_django[name] for name in redirect_headers
+    }
+    assert body == through_django.content == b""
+
+
+def test_the_fast_path_sends_hsts_on_https_like_django(settings):
+    settings.SECURE_HSTS_SECONDS = 3600
+    app = RedirectFastPath(lambda environ, start_response: [])
+    link = LinkFactory()
+    cache.fill_link(
+        code=link.code,
+        lease_token=cache.visit(
+            code=link.code, now_ms=0, count=False, visitor=clicks.Visitor("other", False, ""),
+            take_lease=True,
+        ).lease_token,
+        link=cache.CachedLink.from_link(link),
+    )  # fmt: skip
+
+    _, headers, _ = wsgi_get(app, f"/{link.code}", HTTP_X_FORWARDED_PROTO="https")
+    _, plain, _ = wsgi_get(app, f"/{link.code}")
+
+    assert headers["Strict-Transport-Security"] == "max-age=3600"
+    assert "Strict-Transport-Security" not in plain
+
+
+def test_the_fast_path_leaves_everything_else_to_django(wsgi_app, django_assert_num_queries):
+    protected = LinkFactory(password=make_password("sesame"))
+    gone = LinkFactory(disabled=True)
+    for link in (protected, gone):
+        wsgi_get(wsgi_app, f"/{link.code}")  # cached now
+
+    assert wsgi_get(wsgi_app, f"/{protected.code}")[0] == 200  # the password page
+    with django_assert_num_queries(0):  # the fast path's answer is reused, not asked again
+        assert wsgi_get(wsgi_app, f"/{gone.code}")[0] == 410
+    assert wsgi_get(wsgi_app, "/NoSuchCode")[0] == 404
+    assert wsgi_get(wsgi_app, "/shortener")[0] == 301
+    assert wsgi_get(wsgi_app, f"/{gone.code}+")[0] == 410
+    assert wsgi_get(wsgi_app, "/accounts/login/")[0] == 200
+
+
+def test_the_fast_path_refuses_a_host_django_would_refuse(wsgi_app):
+    link = LinkFactory()
+    wsgi_get(wsgi_app, f"/{link.code}")
+
+    status, _, _ = wsgi_get(wsgi_app, f"/{link.code}", HTTP_HOST="evil.example")
+
+    assert status == 400
+    assert live_clicks(link) == 1
+
+
+def test_head_through_the_fast_path_counts_nothing(wsgi_app):
+    link = LinkFactory()
+    wsgi_get(wsgi_app, f"/{link.code}", method="HEAD")  # miss, through Django
+
+    assert wsgi_get(wsgi_app, f"/{link.code}", method="HEAD")[0] == 302
+    assert live_clicks(link) == 0
