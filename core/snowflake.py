@@ -27,6 +27,13 @@ leases the same id before our next renewal (at most ttl/3 later), both issue wit
 that window. A new process starts at a random id, so this needs a 1-in-1024 draw during a Redis
 data loss; we accept it rather than pay a Redis round trip per ID.
 
+Redis down. Creating things must not stop when Redis does, so a process that cannot reach Redis
+leases its worker id from PostgreSQL instead (table core_worker_lease: an INSERT … ON CONFLICT
+that only takes an expired row, renewed and released the same way, over a connection of its own
+in autocommit, so no caller's transaction can roll a lease back). The two stores lease disjoint
+ranges (Redis 0-511, PostgreSQL 512-1023), so they can never hand one id to two live
+processes. A process keeps the store that granted its lease until it loses it.
+
 Fork safety. gunicorn and Celery prefork import the app, then fork. `os.register_at_fork` resets
 every generator in the child: a fresh token, no worker id, no renewal thread (threads do not
 survive fork), fresh locks (the parent's could have been held mid-fork). The child leases its own
@@ -48,6 +55,7 @@ checked for uniqueness by the database; the Snowflake stays the primary key.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import secrets
@@ -59,6 +67,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from time import monotonic, time_ns
 
+import psycopg
 import redis
 from django.conf import settings
 from redis.exceptions import RedisError
@@ -86,6 +95,33 @@ MAX_ID = (1 << (TIMESTAMP_BITS + TIMESTAMP_SHIFT)) - 1  # 2**63 - 1: PostgreSQL'
 
 # --- Lease --------------------------------------------------------------------------------------
 LEASE_KEY_PREFIX = "snowflake:worker:"
+REDIS_WORKER_IDS = range(0, 512)  # leased in Redis, the normal store
+POSTGRES_WORKER_IDS = range(512, MAX_WORKER_ID + 1)  # leased in PostgreSQL while Redis is down
+
+# Take a random free (missing or expired) id of the PostgreSQL range. Two processes may pick the
+# same free id: ON CONFLICT … WHERE expired lets exactly one of them have it (the other gets no
+# row and tries again).
+_PG_ACQUIRE_SQL = """
+INSERT INTO core_worker_lease (worker_id, token, expires_at)
+SELECT g, %(token)s, clock_timestamp() + %(ttl_ms)s * interval '1 millisecond'
+FROM generate_series(%(first)s, %(last)s) AS g
+WHERE NOT EXISTS (
+    SELECT 1 FROM core_worker_lease l WHERE l.worker_id = g AND l.expires_at > clock_timestamp()
+)
+ORDER BY random() LIMIT 1
+ON CONFLICT (worker_id) DO UPDATE SET token = EXCLUDED.token, expires_at = EXCLUDED.expires_at
+WHERE core_worker_lease.expires_at <= clock_timestamp()
+RETURNING worker_id
+"""
+# Renew our lease, or re-take our id if it expired and nobody took it since; no row = lost.
+_PG_RENEW_SQL = """
+INSERT INTO core_worker_lease (worker_id, token, expires_at)
+VALUES (%(worker_id)s, %(token)s, clock_timestamp() + %(ttl_ms)s * interval '1 millisecond')
+ON CONFLICT (worker_id) DO UPDATE SET expires_at = EXCLUDED.expires_at
+WHERE core_worker_lease.token = EXCLUDED.token OR core_worker_lease.expires_at <= clock_timestamp()
+RETURNING worker_id
+"""
+_PG_RELEASE_SQL = "DELETE FROM core_worker_lease WHERE worker_id = %s AND token = %s"
 
 # Renew only our own lease; re-take it if it vanished (Redis flushed or restarted); report a
 # takeover. One script so "check then act" is atomic. Returns 1 renewed, 2 re-taken, 0 lost.
@@ -207,11 +243,15 @@ class SnowflakeGenerator:
         max_backwards_ms: int = 5,
         clock_ms: Callable[[], int] = _wall_clock_ms,
         sleep: Callable[[float], None] = time.sleep,
+        postgres_fallback: bool = True,
     ) -> None:
         """`redis_client` defaults to `core.redis.get_redis()` and `lease_seconds` to
-        settings.SNOWFLAKE_LEASE_SECONDS, both read lazily on first use. Raises ValueError for a
-        non-positive lease or a margin that leaves no usable lease time."""
+        settings.SNOWFLAKE_LEASE_SECONDS, both read lazily on first use. With
+        `postgres_fallback`, a Redis that fails makes the generator lease from PostgreSQL (the
+        default database) instead. Raises ValueError for a non-positive lease or a margin that
+        leaves no usable lease time."""
         self._redis_client = redis_client
+        self._postgres_fallback = postgres_fallback
         self._safety_margin_seconds = safety_margin_seconds
         self._lease_seconds: float | None = None
         self._usable_seconds = 0.0  # lease minus safety margin: how long a lease is trusted
@@ -236,6 +276,10 @@ class SnowflakeGenerator:
         self._lease_lock = threading.Lock()
         self._token = secrets.token_hex(16)
         self._worker_id: int | None = None
+        self._store: str | None = None  # "redis" or "postgres": who granted the lease
+        # Our own connection for PostgreSQL leases. After a fork it belongs to the parent: drop
+        # the reference without closing (closing would end the parent's session).
+        self._pg: psycopg.Connection | None = None
         self._worker_bits = 0
         self._lease_deadline = float("-inf")  # monotonic; no ID is issued at or after it
         self._retry_not_before = float("-inf")  # monotonic; fail fast until then after an error
@@ -327,8 +371,12 @@ class SnowflakeGenerator:
             if worker_id is None:
                 return
             try:
-                self._redis().eval(_RELEASE_LUA, 1, lease_key(worker_id=worker_id), self._token)
-            except RedisError as exc:
+                if self._store == "postgres":
+                    self._pg_execute(_PG_RELEASE_SQL, (worker_id, self._token))
+                    self._close_pg()
+                else:
+                    self._redis().eval(_RELEASE_LUA, 1, lease_key(worker_id=worker_id), self._token)
+            except (RedisError, psycopg.Error) as exc:
                 logger.warning("snowflake: could not release worker id %s: %s", worker_id, exc)
 
     def _refresh_lease(self, *, force: bool) -> None:
@@ -352,18 +400,22 @@ class SnowflakeGenerator:
                     self._acquire()
                 else:
                     self._renew()
-            except (RedisError, WorkerIdUnavailableError) as exc:
+            except (RedisError, psycopg.Error, WorkerIdUnavailableError) as exc:
                 self._last_error = str(exc)
                 self._retry_not_before = monotonic() + self._retry_seconds()
                 if isinstance(exc, WorkerIdUnavailableError):
                     raise
+                store = "PostgreSQL" if isinstance(exc, psycopg.Error) else "Redis"
                 raise WorkerIdUnavailableError(
-                    f"No valid Snowflake worker-id lease: Redis failed: {exc}"
+                    f"No valid Snowflake worker-id lease: {store} failed: {exc}"
                 ) from exc
             self._retry_not_before = float("-inf")
 
     def _renew(self) -> None:
         """With _lease_lock held and a worker id: extend, re-take, or replace the lease."""
+        if self._store == "postgres":
+            self._renew_postgres()
+            return
         worker_id = self._worker_id
         assert worker_id is not None
         started = monotonic()  # before sending: the key's TTL starts no earlier than this
@@ -386,30 +438,101 @@ class SnowflakeGenerator:
         self._last_error = None
 
     def _acquire(self) -> None:
-        """With _lease_lock held: lease a free worker id, starting at a random one. Raises
-        WorkerIdUnavailableError if all 1024 are taken, RedisError if Redis fails."""
+        """With _lease_lock held: lease a free worker id from Redis or, when Redis fails and
+        the fallback is on, from PostgreSQL. Raises WorkerIdUnavailableError if every id is
+        taken, RedisError / psycopg.Error if the store(s) fail."""
+        try:
+            self._acquire_redis()
+        except RedisError as exc:
+            if not self._postgres_fallback:
+                raise
+            logger.warning("snowflake: Redis failed (%s); leasing from PostgreSQL", exc)
+            self._acquire_postgres()
+
+    def _acquire_redis(self) -> None:
         client = self._redis()
         key_ttl_ms = self._ttl_ms()
-        start = secrets.randbelow(MAX_WORKER_ID + 1)
-        for offset in range(MAX_WORKER_ID + 1):
-            worker_id = (start + offset) % (MAX_WORKER_ID + 1)
+        ids = REDIS_WORKER_IDS
+        start = secrets.randbelow(len(ids))
+        for offset in range(len(ids)):
+            worker_id = ids[(start + offset) % len(ids)]
             started = monotonic()
             if client.set(lease_key(worker_id=worker_id), self._token, nx=True, px=key_ttl_ms):
-                with self._lock:
-                    self._worker_id = worker_id
-                    self._worker_bits = worker_id << WORKER_ID_SHIFT
-                    # The new id may be smaller than the last one (takeover, fork, close): finish
-                    # the current millisecond first so IDs keep strictly increasing.
-                    self._sequence = MAX_SEQUENCE
-                    self._lease_deadline = started + self._usable_lease_seconds()
-                self._last_error = None
-                self._start_renewer()
-                logger.info("snowflake: leased worker id %s (pid %s)", worker_id, os.getpid())
+                self._granted(worker_id, started=started, store="redis")
                 return
         raise WorkerIdUnavailableError(
-            f"All {MAX_WORKER_ID + 1} Snowflake worker ids are leased; "
+            f"All {len(ids)} Snowflake worker ids of Redis are leased; "
             "too many live processes share this Redis."
         )
+
+    def _acquire_postgres(self) -> None:
+        ids = POSTGRES_WORKER_IDS
+        for _attempt in range(5):  # a lost race for one free id is retried with another
+            started = monotonic()
+            row = self._pg_execute(
+                _PG_ACQUIRE_SQL,
+                {"token": self._token, "ttl_ms": self._ttl_ms(), "first": ids[0], "last": ids[-1]},
+            )
+            if row is not None:
+                self._granted(row[0], started=started, store="postgres")
+                return
+        raise WorkerIdUnavailableError(
+            f"All {len(ids)} Snowflake worker ids of PostgreSQL are leased."
+        )
+
+    def _renew_postgres(self) -> None:
+        worker_id = self._worker_id
+        assert worker_id is not None
+        started = monotonic()
+        row = self._pg_execute(
+            _PG_RENEW_SQL, {"worker_id": worker_id, "token": self._token, "ttl_ms": self._ttl_ms()}
+        )
+        if row is None:  # taken over (our lease expired and someone else has the id now)
+            logger.warning("snowflake: worker id %s taken over in PostgreSQL", worker_id)
+            with self._lock:
+                self._lease_deadline = float("-inf")
+                self._worker_id = None
+            self._acquire()
+            return
+        with self._lock:
+            self._lease_deadline = started + self._usable_lease_seconds()
+        self._last_error = None
+
+    def _granted(self, worker_id: int, *, started: float, store: str) -> None:
+        with self._lock:
+            self._worker_id = worker_id
+            self._worker_bits = worker_id << WORKER_ID_SHIFT
+            # The new id may be smaller than the last one (takeover, fork, close): finish the
+            # current millisecond first so IDs keep strictly increasing.
+            self._sequence = MAX_SEQUENCE
+            self._lease_deadline = started + self._usable_lease_seconds()
+        self._store = store
+        self._last_error = None
+        self._start_renewer()
+        logger.info(
+            "snowflake: leased worker id %s from %s (pid %s)", worker_id, store, os.getpid()
+        )
+
+    def _pg_execute(self, sql: str, params: object) -> tuple | None:
+        """Run one statement on our own autocommit connection; the first row, or None."""
+        if self._pg is None or self._pg.closed:
+            from django.db import connections
+
+            params_ = connections["default"].get_connection_params()
+            self._pg = psycopg.connect(**params_, autocommit=True)
+        try:
+            with self._pg.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchone() if cursor.description else None
+        except psycopg.OperationalError:
+            self._close_pg()  # a broken connection: reconnect next time
+            raise
+
+    def _close_pg(self) -> None:
+        pg, self._pg = self._pg, None
+        if pg is not None:
+            with contextlib.suppress(psycopg.Error):
+                pg.close()
 
     def _start_renewer(self) -> None:
         if self._renewer is not None and self._renewer.is_alive():

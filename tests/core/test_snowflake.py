@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 import pytest
 import redis
 from django.conf import settings
@@ -30,6 +31,8 @@ from core.snowflake import (
     EPOCH_MS,
     MAX_SEQUENCE,
     MAX_WORKER_ID,
+    POSTGRES_WORKER_IDS,
+    REDIS_WORKER_IDS,
     ClockMovedBackwardsError,
     SnowflakeError,
     SnowflakeGenerator,
@@ -306,16 +309,16 @@ def test_live_generators_never_share_a_worker_id(make_generator):
 
 def test_the_last_free_worker_id_is_found_and_then_a_full_house_is_refused(make_generator):
     r = get_redis()
-    free = 517
+    free = 317
     with r.pipeline(transaction=False) as pipe:
-        for worker_id in range(MAX_WORKER_ID + 1):
+        for worker_id in REDIS_WORKER_IDS:
             if worker_id != free:
                 pipe.set(lease_key(worker_id=worker_id), "someone-else", px=30_000)
         pipe.execute()
     first = make_generator()
     assert decode(first.next_id()).worker_id == free
-    with pytest.raises(WorkerIdUnavailableError, match="All 1024"):
-        make_generator().next_id()
+    with pytest.raises(WorkerIdUnavailableError, match="All 512"):
+        make_generator(postgres_fallback=False).next_id()
 
 
 def test_a_vanished_lease_is_retaken_with_the_same_worker_id(make_generator):
@@ -350,9 +353,9 @@ def test_switching_to_a_smaller_worker_id_within_one_millisecond_keeps_ids_incre
     make_generator,
 ):
     r = get_redis()
-    high, low = 1000, 3
+    high, low = 500, 3
     with r.pipeline(transaction=False) as pipe:
-        for worker_id in range(MAX_WORKER_ID + 1):
+        for worker_id in REDIS_WORKER_IDS:
             if worker_id != high:
                 pipe.set(lease_key(worker_id=worker_id), "someone-else", px=30_000)
         pipe.execute()
@@ -392,7 +395,7 @@ def test_renewal_thread_notices_a_takeover(make_generator):
 
 def test_no_id_without_ever_reaching_redis():
     client = redis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
-    generator = SnowflakeGenerator(redis_client=client, lease_seconds=30)
+    generator = SnowflakeGenerator(redis_client=client, lease_seconds=30, postgres_fallback=False)
     with pytest.raises(WorkerIdUnavailableError, match="Redis"):
         generator.next_id()
     with pytest.raises(WorkerIdUnavailableError):  # again, fast: within the retry interval
@@ -402,7 +405,7 @@ def test_no_id_without_ever_reaching_redis():
 
 def test_redis_unreachable_refuses_ids_once_the_lease_expires_and_recovers_after(make_generator):
     client = _no_retry_client()
-    generator = make_generator(redis_client=client, lease_seconds=0.3)
+    generator = make_generator(redis_client=client, lease_seconds=0.3, postgres_fallback=False)
     before = generator.next_id()
     _point_at_port(client, 1)
     during = generator.next_id()  # the lease is still valid by our own clock
@@ -420,6 +423,60 @@ def test_redis_unreachable_refuses_ids_once_the_lease_expires_and_recovers_after
             assert time.monotonic() < deadline, "no recovery after Redis came back"
             time.sleep(0.02)
     assert before < during < after
+
+
+def _pg_lease(worker_id: int) -> tuple | None:
+    from django.db import connections
+
+    with psycopg.connect(**connections["default"].get_connection_params()) as pg:
+        return pg.execute(
+            "SELECT token, expires_at > clock_timestamp() FROM core_worker_lease"
+            " WHERE worker_id = %s",
+            (worker_id,),
+        ).fetchone()
+
+
+@pytest.mark.django_db
+def test_with_redis_down_the_worker_id_is_leased_from_postgresql_in_its_own_range():
+    dead = redis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
+    first = SnowflakeGenerator(redis_client=dead, lease_seconds=30)
+    second = SnowflakeGenerator(redis_client=dead, lease_seconds=30)
+    try:
+        ids = [first.next_id() for _ in range(1000)] + [second.next_id() for _ in range(1000)]
+
+        assert first.worker_id in POSTGRES_WORKER_IDS and second.worker_id in POSTGRES_WORKER_IDS
+        assert first.worker_id != second.worker_id
+        assert len(set(ids)) == 2000
+        assert _strictly_increasing(ids[:1000]) and _strictly_increasing(ids[1000:])
+        assert _pg_lease(first.worker_id) == (first._token, True)
+        first.renew_lease()  # renewal goes to the store that granted the lease
+        assert decode(first.next_id()).worker_id == first.worker_id
+    finally:
+        first.close()
+        second.close()
+    assert _pg_lease(first.worker_id) is None  # released
+
+
+@pytest.mark.django_db
+def test_a_postgresql_lease_taken_over_makes_the_generator_switch_ids():
+    from django.db import connections
+
+    dead = redis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
+    generator = SnowflakeGenerator(redis_client=dead, lease_seconds=30)
+    try:
+        generator.next_id()
+        old = generator.worker_id
+        with psycopg.connect(
+            **connections["default"].get_connection_params(), autocommit=True
+        ) as pg:
+            pg.execute(
+                "UPDATE core_worker_lease SET token = 'intruder' WHERE worker_id = %s", (old,)
+            )
+        generator.renew_lease()
+        assert generator.worker_id not in (old, None)
+        assert _pg_lease(old)[0] == "intruder"  # theirs now: left alone
+    finally:
+        generator.close()
 
 
 def test_close_releases_our_lease_and_never_someone_elses(make_generator):
