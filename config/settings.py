@@ -204,3 +204,6 @@ SHORTENER_CACHE_SECONDS = env.int("SHORTENER_CACHE_SECONDS", default=3600)  # ca
 SHORTENER_NEGATIVE_CACHE_SECONDS = env.int("SHORTENER_NEGATIVE_CACHE_SECONDS", default=60)
 SHORTENER_CLICK_FLUSH_SECONDS = env.float("SHORTENER_CLICK_FLUSH_SECONDS", default=5.0)
 SHORTENER_BULK_MAX = 1000
+# Redis slots (hash tags) the shortener spreads its keys over; change only after a drained flush.
+SHORTENER_REDIS_SLOTS = 8
+SHORTENER_EVENTS_MAXLEN = 100_000  # per slot: click events kept if flushing stops (oldest dropped)

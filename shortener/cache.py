@@ -67,9 +67,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SLOTS: int = getattr(settings, "SHORTENER_REDIS_SLOTS", 8)
+SLOTS: int = settings.SHORTENER_REDIS_SLOTS
 # Per slot. ~60 bytes an event in the stream's listpacks: 8 x 100k ≈ 50 MB at most.
-EVENTS_MAXLEN: int = getattr(settings, "SHORTENER_EVENTS_MAXLEN", 100_000)
+EVENTS_MAXLEN: int = settings.SHORTENER_EVENTS_MAXLEN
 LEASE_MS = 3000  # a filler that died holds the code's misses back for at most this long
 BREAKER_SECONDS = 1.0
 

@@ -121,7 +121,7 @@ def create_links_bulk(
             error = ConflictError("Could not allocate a short code.", code="code_unavailable")
             results[index] = BulkItemResult(index, 409, error=error)
         codes = [r.link.code for r in results.values() if r.link is not None]
-        transaction.on_commit(lambda: [cache.invalidate_link(code=code) for code in codes])
+        transaction.on_commit(lambda: cache.invalidate_links(codes=codes))  # one round trip
     return [results[index] for index in range(len(items))]
 
 

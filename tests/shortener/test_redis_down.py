@@ -16,7 +16,7 @@ import redis as redis_py
 from django.contrib.auth.hashers import make_password
 
 from core.redis import fast_fail_retry
-from core.snowflake import SnowflakeGenerator, WorkerIdUnavailableError, next_id
+from core.snowflake import SnowflakeGenerator, next_id
 from shortener import cache, clicks, services
 from tests.shortener.factories import LinkFactory
 
@@ -101,8 +101,7 @@ def test_redirects_and_creation_keep_working_when_redis_is_killed(
     assert clicks.link_stats(link=plain)["clicks"] == 0
     assert clicks.flush_clicks().slots_failed == list(range(cache.SLOTS))
     # Creation: the invalidation after the commit only logs. (IDs come from this process's
-    # Snowflake lease, here on the shared Redis; with its Redis dead too, creation works until
-    # the lease deadline: see the next-but-one test.)
+    # Snowflake lease, here on the shared Redis; with its own Redis dead: the last test.)
     with django_capture_on_commit_callbacks(execute=True):
         created = services.create_link(owner=None, long_url="https://example.com/during")
     assert client.get(f"/{created.code}")["Location"] == "https://example.com/during"
@@ -132,22 +131,19 @@ def test_a_hung_redis_costs_one_slow_request_per_second_not_every_request(client
     assert clicks.pending_clicks(link_ids=[link.id]) == {link.id: before + 1}
 
 
-def test_the_id_generator_outlives_redis_until_its_lease_deadline(private_redis):
+def test_the_id_generator_keeps_issuing_after_its_redis_is_killed(private_redis):
+    # Creation needs IDs. What happens past the lease deadline is core.snowflake's business
+    # (tests/core/test_snowflake.py); the shortener relies on this much.
     generator = SnowflakeGenerator(
         redis_client=redis_py.Redis(
             port=private_redis.port, socket_timeout=0.2, retry=fast_fail_retry()
         ),
-        lease_seconds=1.0,
-        safety_margin_seconds=0.1,
+        lease_seconds=30.0,
     )
     first = generator.next_id()
 
     private_redis.kill()
-    during = generator.next_id()  # the lease is still valid by our own clock
-    time.sleep(0.95)
 
-    assert during > first
-    with pytest.raises(WorkerIdUnavailableError) as refused:
-        generator.next_id()
-    assert refused.value.status_code == 503
+    later = [generator.next_id() for _ in range(3)]
+    assert first < later[0] < later[1] < later[2]
     generator.close()
