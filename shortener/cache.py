@@ -135,17 +135,12 @@ class RedisUnavailable(Exception):
     """Redis failed just now, or failed less than BREAKER_SECONDS ago: use the fallback."""
 
 
-_clients: dict[str, redis.Redis] = {}
 _LUA_DIR = Path(__file__).resolve().parent / "lua"
 
 
 def client() -> redis.Redis:
-    """The app Redis (settings.REDIS_URL), one client object per URL per process."""
-    url = settings.REDIS_URL
-    found = _clients.get(url)
-    if found is None:
-        found = _clients[url] = get_redis(url)
-    return found
+    """The app Redis (settings.REDIS_URL): core.redis's client, cached per URL per process."""
+    return get_redis()
 
 
 @functools.cache

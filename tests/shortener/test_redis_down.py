@@ -121,7 +121,10 @@ def test_a_hung_redis_costs_one_slow_request_per_second_not_every_request(client
 
     assert first.status_code == 302 and {r.status_code for r in rest} == {302}
     assert slow >= 0.5  # the socket timeout (0.5 s), plus one retry
-    assert fast < 0.4  # the breaker is open: Redis is not asked
+    # Each request that asked the frozen Redis would wait its timeout (>= 0.5 s): 20 would take
+    # >= 10 s. Far under that means the open breaker skipped Redis (a loose bound, not a speed
+    # target: it holds on a loaded machine).
+    assert fast < 5
     private_redis.thaw()
     time.sleep(cache.BREAKER_SECONDS)
     # A command that timed out was still in the frozen server's socket: it may run on thaw (a
