@@ -19,7 +19,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 Fields = dict[str, Any]
 
@@ -130,6 +129,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf.PermissionDenied()
     # DRF builds the status and headers (WWW-Authenticate, Retry-After, Allow); we replace the body.
+    # Imported here: rest_framework.views loads the throttle classes from settings at import time,
+    # and those (ratelimit) import this module: a top-level import would be a cycle.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
