@@ -5,7 +5,7 @@ SYSTEMS = (
     ("shortener:index", "URL shortener", "Snowflake IDs, base62 codes, cache-aside redirects"),
     ("timeline:index", "Timeline", "Fan-out on write, pull for celebrities, hybrid merge"),
     ("payments:index", "Payments", "Double-entry ledger, idempotency, sagas and outbox"),
-    ("ratelimit:index", "Rate limiter", "Token bucket, sliding window log and counter"),
+    ("ratelimit:index", "Rate limiter", "Token bucket, sliding log and counter, GCRA, in Lua"),
 )
 
 
