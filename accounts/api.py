@@ -28,6 +28,7 @@ class UserRegisterApi(APIView):
 
     permission_classes = (AllowAny,)
     authentication_classes = ()
+    throttle_scope = "auth_register"
 
     class InputSerializer(serializers.Serializer):
         # Shape only; the username and password rules are register_user's (one place for both).
@@ -87,6 +88,7 @@ class TokenIssueApi(APIView):
 
     permission_classes = (AllowAny,)
     authentication_classes = ()
+    throttle_scope = "auth_token"  # password guessing, per client IP
 
     class InputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150)

@@ -134,6 +134,12 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Redis-backed, exact across processes (ratelimit/throttles.py); policies: RATELIMIT_POLICIES.
+    "DEFAULT_THROTTLE_CLASSES": (
+        "ratelimit.throttles.UserRateThrottle",
+        "ratelimit.throttles.AnonRateThrottle",
+        "ratelimit.throttles.ScopedRateThrottle",
+    ),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "System design, runnable — API",
@@ -207,3 +213,44 @@ SHORTENER_BULK_MAX = 1000
 # Redis slots (hash tags) the shortener spreads its keys over; change only after a drained flush.
 SHORTENER_REDIS_SLOTS = 8
 SHORTENER_EVENTS_MAXLEN = 100_000  # per slot: click events kept if flushing stops (oldest dropped)
+
+# --- Rate limiting (ratelimit/, docs/ratelimit.md) -----------------------------------------------
+# Limiter state lives in Redis (one Lua script per check); empty = REDIS_URL.
+RATELIMIT_REDIS_URL = env.str("RATELIMIT_REDIS_URL", default="")
+# Proxies (CIDRs) whose X-Forwarded-For entries are believed, e.g. ["10.0.0.0/8"] behind a load
+# balancer. Empty: X-Forwarded-For is ignored and the client is REMOTE_ADDR.
+RATELIMIT_TRUSTED_PROXIES = env.list("RATELIMIT_TRUSTED_PROXIES", default=[])
+RATELIMIT_IPV6_PREFIX = 64  # an IPv6 client is limited per /64 (one host usually holds one)
+# scope -> policy (ratelimit/policies.py). Per-IP limits are generous: one address can be a
+# whole office or carrier NAT.
+RATELIMIT_POLICIES = {
+    # The seed's "100 requests/minute per user", with a burst of 100.
+    "user": {"algorithm": "token_bucket", "limit": 100, "window": 60, "key": "user"},
+    "anon": {"algorithm": "sliding_counter", "limit": 300, "window": 60, "key": "ip"},
+    # Creation writes a row and reserves a code: its own, slower budget on top of "user".
+    "link_create": {
+        "algorithm": "token_bucket", "limit": 300, "window": 3600, "burst": 60, "key": "user",
+        "methods": ["POST"],
+    },
+    "link_bulk_create": {
+        "algorithm": "token_bucket", "limit": 20, "window": 3600, "burst": 5, "key": "user",
+    },
+    # Guessing passwords through the token endpoint; fail_closed: an outage must not open it.
+    "auth_token": {
+        "algorithm": "sliding_log", "limit": 60, "window": 300, "key": "ip",
+        "on_redis_down": "fail_closed",
+    },
+    "auth_register": {"algorithm": "sliding_counter", "limit": 100, "window": 3600, "key": "ip"},
+    # Redirects per client IP, against scraping and code enumeration: 10/s sustained, bursts of
+    # 200 (a page full of short links). Headers only on refusals: browsers ignore them.
+    "redirect": {
+        "algorithm": "gcra", "limit": 600, "window": 60, "burst": 200, "key": "ip",
+        "headers_on_success": False,
+    },
+    # Each try of a link's password costs a PostgreSQL read and a password hash.
+    "link_password": {"algorithm": "sliding_log", "limit": 10, "window": 300, "key": "ip_path"},
+}  # fmt: skip
+# Operations: change policies without a deploy, e.g. '{"redirect": {"mode": "shadow"}}'.
+for _scope, _override in env.json("RATELIMIT_POLICY_OVERRIDES", default={}).items():
+    RATELIMIT_POLICIES[_scope] = {**RATELIMIT_POLICIES.get(_scope, {}), **_override}
+MIDDLEWARE = [*MIDDLEWARE, "ratelimit.middleware.RateLimitHeadersMiddleware"]

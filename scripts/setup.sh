@@ -4,6 +4,7 @@
 #   scripts/setup.sh services   PostgreSQL + Redis answering, the app's role and database present
 #   scripts/setup.sh python     python3 with venv support (Debian: python3-venv)
 #   scripts/setup.sh browser    Debian's Chromium for the Playwright tests
+#   scripts/setup.sh bench      Debian's wrk (HTTP load generator) for bench/bench_redirect.py
 #
 # On a fresh Debian machine (as root) it installs what is missing with apt-get and starts it; where
 # the services already answer it installs and starts nothing.
@@ -109,11 +110,20 @@ ensure_browser() {
   fi
 }
 
+ensure_wrk() {
+  if command -v wrk >/dev/null; then
+    say "wrk is installed"
+  else
+    apt_install wrk
+  fi
+}
+
 for what in "$@"; do
   case "$what" in
     services) ensure_postgres; ensure_redis ;;
     python) ensure_python ;;
     browser) ensure_browser ;;
+    bench) ensure_wrk ;;
     *) say "unknown step: $what"; exit 2 ;;
   esac
 done

@@ -159,6 +159,8 @@ class LinkListApi(APIView):
 class LinkCollectionApi(LinkListApi, LinkCreateApi):
     """/api/v1/links: GET lists (LinkListApi), POST creates (LinkCreateApi)."""
 
+    throttle_scope = "link_create"  # the policy counts POST only (its `methods`)
+
 
 class LinkDetailApi(APIView):
     """GET, PATCH and DELETE share the URL /api/v1/links/{code}, hence one view class."""
@@ -213,6 +215,7 @@ class LinkBulkCreateApi(APIView):
     A bad item does not fail the others."""
 
     permission_classes = (IsAuthenticated,)
+    throttle_scope = "link_bulk_create"
 
     class InputSerializer(serializers.Serializer):
         links = LinkInputSerializer(many=True, allow_empty=False)

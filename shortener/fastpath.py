@@ -28,6 +28,7 @@ from typing import Any
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
+from ratelimit.services import check_environ
 from shortener import cache, clicks
 from shortener.cache import RedisUnavailable
 from shortener.redirect import ENVIRON_KEY, now_ms, redirect_headers
@@ -39,6 +40,7 @@ _STATUS_LINES = {
     307: "307 Temporary Redirect",
     308: "308 Permanent Redirect",
 }
+_REFUSAL_LINES = {429: "429 Too Many Requests", 503: "503 Service Unavailable"}
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -99,11 +101,22 @@ class RedirectFastPath:
         return []
 
     def check_rate_limit(self, environ: dict[str, Any]) -> tuple[str, list, bytes] | None:
-        """Hook for the per-IP rate limiter (issue #5): return None to admit the request, or
-        (status line, headers, body) to answer instead, e.g. a 429 with Retry-After. Runs
-        before Redis is asked for the link, so a refused request costs no click. The client
-        address is environ["REMOTE_ADDR"] (behind a proxy: the trusted X-Forwarded-For hop)."""
-        return None
+        """The per-IP redirect policy ("redirect", issue #5): None to admit the request, or
+        (status line, headers, body) to answer instead (429 + Retry-After, or 503 when Redis is
+        down and the policy fails closed). One EVALSHA, before Redis is asked for the link, so
+        a refused request costs no click and no lookup. The check is marked in the environ:
+        Django's view does not count a request that falls through a second time."""
+        refusal = check_environ(scope="redirect", environ=environ)
+        if refusal is None:
+            return None
+        body = refusal.message.encode()
+        headers = [
+            *refusal.headers,
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+        ]
+        return _REFUSAL_LINES[refusal.status], headers, body
 
     def _is_secure(self, environ: dict[str, Any]) -> bool:
         if self.proxy_ssl_header:

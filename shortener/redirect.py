@@ -58,6 +58,7 @@ from django.shortcuts import render
 from django.urls import is_valid_path
 from django.views.decorators.csrf import csrf_exempt
 
+from ratelimit.services import Refusal, check_environ
 from shortener import cache, clicks
 from shortener.cache import CachedLink, RedisUnavailable, Visit
 from shortener.clicks import Visitor
@@ -208,6 +209,17 @@ def _password_page(request: HttpRequest, *, code: str, error: str = "") -> HttpR
     return response
 
 
+def _refusal(refused: Refusal) -> HttpResponse:
+    """A rate-limit refusal (429, or 503 when the limiter fails closed) as a plain response."""
+    response = HttpResponse(
+        refused.message, status=refused.status, content_type="text/plain; charset=utf-8"
+    )
+    for name, value in refused.headers:
+        response[name] = value
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 # --- Views --------------------------------------------------------------------------------------
 
 
@@ -215,6 +227,10 @@ def _password_page(request: HttpRequest, *, code: str, error: str = "") -> HttpR
 def redirect_view(request: HttpRequest, code: str) -> HttpResponse:
     """`/{code}`: the state rules above, answered."""
     method = request.method or "GET"
+    # Per-IP limit; a no-op when the fast path already counted this request (same environ).
+    refused = check_environ(scope="redirect", environ=request.META)
+    if refused is not None:
+        return _refusal(refused)
     visitor = clicks.visitor_from_environ(request.META)
     known: Visit | None = request.META.get(ENVIRON_KEY)  # the fast path's answer, if any
     if known is None or method not in ("GET", "HEAD"):
@@ -239,6 +255,11 @@ def redirect_view(request: HttpRequest, code: str) -> HttpResponse:
 def _check_password(request: HttpRequest, *, code: str, visitor: Visitor) -> HttpResponse:
     """POST of the password form: check_password (constant-time) against the row, then count
     the visit through the gate. The hash is read from PostgreSQL, never cached in Redis."""
+    # Every try counts (per IP and code), before the row is read and the hash computed: those
+    # are what a guesser makes us pay for. A right password first time uses 1 of the budget.
+    refused = check_environ(scope="link_password", environ=request.META, path=code, force=True)
+    if refused is not None:
+        return _refusal(refused)
     link = cache.load_link(code=code)
     if link is None:
         return _unavailable(request, code=code, state="none")

@@ -1,0 +1,255 @@
+"""The limiter's public API: check a rate (one EVALSHA), check a policy, measure a key.
+
+    check_rate(algorithm=, key=, limit=, window_seconds=, burst=, cost=) -> Decision
+    check_policy(scope=, key=) -> Decision          (mode, on_redis_down, metrics)
+    key_memory_bytes(algorithm=, key=) -> int
+    check_environ(scope=, environ=, ...) -> Refusal | None   (the redirect paths)
+
+Redis down. check_rate raises RateLimitBackendError; check_policy decides per policy: fail_open
+(default) admits and counts `redis_down_open`; fail_closed raises RateLimiterUnavailableError
+(503 + Retry-After) and counts `redis_down_closed`. A circuit breaker per Redis URL (the pattern
+of shortener.cache.guarded) skips Redis for BREAKER_SECONDS after a failure, so an outage costs
+one timeout (core.redis: 0.5 s, one retry) per process per 5 s, not one per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from time import monotonic
+from typing import Any
+
+import redis
+from django.conf import settings
+from redis.exceptions import NoScriptError, RedisError
+
+from core.redis import get_redis
+from ratelimit import metrics
+from ratelimit.algorithms import (
+    ALGORITHMS,
+    SCRIPTS,
+    Decision,
+    decision_from_reply,
+    redis_key,
+    script_args,
+    whole_seconds,
+)
+from ratelimit.clientip import client_ip
+from ratelimit.errors import RateLimitBackendError, RateLimiterUnavailableError
+from ratelimit.headers import refusal_headers
+from ratelimit.policies import Policy, policy_for
+
+logger = logging.getLogger(__name__)
+
+# Longer than the shortener's 1 s (shortener.cache): a probe of a hung Redis costs a timeout
+# (~1 s), and two 1 s breakers on one Redis trip in turn so that every request pays a timeout
+# (tests/shortener/test_redis_down.py caught it). Failing open for 5 s costs little.
+BREAKER_SECONDS = 5.0
+ENVIRON_CHECKED = "ratelimit.checked"  # environ/META: scopes already checked for this request
+
+# Redis URL -> monotonic time until which it is skipped (absent: in use).
+_open_until: dict[str, float] = {}
+_breaker_lock = threading.Lock()
+
+
+def _url() -> str:
+    return settings.RATELIMIT_REDIS_URL or settings.REDIS_URL
+
+
+def _redis_allowed(url: str) -> bool:
+    """False while the URL's breaker is open; after it, one caller at a time probes."""
+    until = _open_until.get(url)
+    if until is None:
+        return True
+    now = monotonic()
+    if now < until:
+        return False
+    with _breaker_lock:
+        if _open_until.get(url) != until:  # another thread claimed the probe
+            return False
+        _open_until[url] = now + BREAKER_SECONDS
+        return True
+
+
+def reset_breaker() -> None:
+    """Close every breaker (tests; an operator who fixed Redis need not wait)."""
+    _open_until.clear()
+
+
+def _evalsha(client: redis.Redis, algorithm: str, key: str, args: list[int]) -> Any:
+    script = SCRIPTS[algorithm]
+    try:
+        return client.execute_command("EVALSHA", script.sha, 1, key, *args)
+    except NoScriptError:
+        # A restarted (or new) Redis has no scripts: EVAL loads it and answers in one go.
+        return client.execute_command("EVAL", script.source, 1, key, *args)
+
+
+def check_rate(
+    *,
+    algorithm: str,
+    key: str,
+    limit: int,
+    window_seconds: float,
+    burst: int | None = None,
+    cost: int = 1,
+) -> Decision:
+    """Count `cost` requests of `key` against `limit` per `window_seconds` with `algorithm`, in one
+    EVALSHA, atomically across every process, on Redis's clock. A refused request consumes
+    nothing. `burst`: capacity of token_bucket/gcra (default `limit`); ignored by the others.
+
+    Raises ValueError for an unknown algorithm or a cost that could never pass, and
+    RateLimitBackendError when Redis fails or its breaker is open (the caller decides)."""
+    args = script_args(
+        algorithm=algorithm, limit=limit, window_seconds=window_seconds, burst=burst, cost=cost
+    )
+    name = redis_key(algorithm=algorithm, key=key)
+    url = _url()
+    if not _redis_allowed(url):
+        raise RateLimitBackendError("Redis skipped: the rate limiter's circuit breaker is open")
+    try:
+        reply = _evalsha(get_redis(url), algorithm, name, args)
+    except RedisError as exc:
+        _open_until[url] = monotonic() + BREAKER_SECONDS
+        logger.warning("ratelimit: Redis failed, skipping it for %.1f s: %r", BREAKER_SECONDS, exc)
+        raise RateLimitBackendError(str(exc)) from exc
+    if url in _open_until:
+        _open_until.pop(url, None)
+        logger.info("ratelimit: Redis answers again")
+    return decision_from_reply(reply, limit=limit)
+
+
+def check_policy(*, scope: str, key: str) -> Decision:
+    """Count one request of `key` (an identity: user id, IP...) under the policy of `scope`.
+
+    Enforce mode: the Decision as is. Shadow mode: always allowed; a request that would have been
+    refused comes back with `shadow=True` (and its real remaining/retry_after). Redis down:
+    fail_open returns an allowed Decision with `degraded=True`; fail_closed raises
+    RateLimiterUnavailableError (503). Every outcome is counted in ratelimit.metrics.
+    Raises ImproperlyConfigured for an unknown scope."""
+    policy = policy_for(scope)
+    try:
+        decision = check_rate(
+            algorithm=policy.algorithm,
+            key=f"{scope}:{key}",
+            limit=policy.limit,
+            window_seconds=policy.window,
+            burst=policy.burst,
+        )
+    except RateLimitBackendError as exc:
+        if policy.on_redis_down == "fail_closed":
+            metrics.incr(scope=scope, outcome="redis_down_closed")
+            raise RateLimiterUnavailableError(
+                "The rate limiter is unavailable; try again shortly.",
+                retry_after=whole_seconds(BREAKER_SECONDS),
+            ) from exc
+        metrics.incr(scope=scope, outcome="redis_down_open")
+        return Decision(
+            allowed=True,
+            limit=policy.limit,
+            remaining=policy.quota,
+            reset_after=0.0,
+            retry_after=0.0,
+            degraded=True,
+        )
+    if decision.allowed:
+        metrics.incr(scope=scope, outcome="allowed")
+        return decision
+    if policy.mode == "shadow":
+        metrics.incr(scope=scope, outcome="shadow_limited")
+        logger.info("ratelimit: %s would limit %s (shadow mode)", scope, key)
+        return Decision(
+            allowed=True,
+            limit=decision.limit,
+            remaining=0,
+            reset_after=decision.reset_after,
+            retry_after=decision.retry_after,
+            shadow=True,
+        )
+    metrics.incr(scope=scope, outcome="limited")
+    return decision
+
+
+def key_memory_bytes(*, algorithm: str, key: str) -> int:
+    """MEMORY USAGE (exact: SAMPLES 0) of the key holding `key`'s state under `algorithm`; 0 if
+    it is absent (never used, or expired). Raises RateLimitBackendError if Redis fails."""
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"Unknown algorithm {algorithm!r}; one of {ALGORITHMS}.")
+    try:
+        used = get_redis(_url()).memory_usage(redis_key(algorithm=algorithm, key=key), samples=0)
+    except RedisError as exc:
+        raise RateLimitBackendError(str(exc)) from exc
+    return int(used or 0)
+
+
+# --- Identities: what a policy's `key` means for a request --------------------------------------
+
+
+def identity(
+    *,
+    policy: Policy,
+    meta: Mapping[str, Any],
+    user_id: int | None = None,
+    token: str | None = None,
+    path: str = "",
+) -> str | None:
+    """The identity `policy.key` names, or None if this request has none (a user-keyed policy
+    for an anonymous caller: another policy covers it)."""
+    if policy.key == "user":
+        return None if user_id is None else f"u{user_id}"
+    if policy.key == "token":
+        if not token:
+            return None
+        # Never the token itself in Redis (MONITOR, a dump): a digest identifies it as well.
+        return "t" + hashlib.blake2b(token.encode(), digest_size=12).hexdigest()
+    ip = client_ip(meta)
+    if policy.key == "ip":
+        return ip
+    if len(path) > 64:  # ip_path: bound the key's size whatever the client sends
+        path = hashlib.blake2b(path.encode(), digest_size=12).hexdigest()
+    return f"{ip}|{path}"
+
+
+# --- The redirect paths (no DRF): a refusal as status + headers ---------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A request refused by a policy: 429 (limited) or 503 (Redis down, fail_closed)."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    message: str
+
+
+def check_environ(
+    *, scope: str, environ: dict[str, Any], path: str = "", force: bool = False
+) -> Refusal | None:
+    """Apply `scope`'s policy (ip or ip_path keyed) to a WSGI environ / request.META: None to
+    admit, or the Refusal to answer. Checks each scope once per request: the fast path and
+    Django's view share the environ, so a request that falls through is not counted twice
+    (`force` counts again, for a check that must run per attempt). Never raises for Redis."""
+    checked = environ.setdefault(ENVIRON_CHECKED, set())
+    if scope in checked and not force:
+        return None
+    checked.add(scope)
+    policy = policy_for(scope)
+    if not policy.applies_to(environ.get("REQUEST_METHOD")):
+        return None
+    key = identity(policy=policy, meta=environ, path=path)
+    if key is None:
+        return None
+    try:
+        decision = check_policy(scope=scope, key=key)
+    except RateLimiterUnavailableError as exc:
+        return Refusal(503, [("Retry-After", str(exc.retry_after))], exc.message)
+    if decision.allowed:
+        return None
+    return Refusal(
+        429,
+        refusal_headers(policy=policy, decision=decision),
+        f"Too many requests; retry in {whole_seconds(decision.retry_after)} s.",
+    )

@@ -1,0 +1,37 @@
+"""ratelimit.clientip: REMOTE_ADDR unless a trusted proxy forwarded the request."""
+
+from __future__ import annotations
+
+import pytest
+
+from ratelimit.clientip import client_ip
+
+
+@pytest.mark.parametrize(
+    ("trusted", "meta", "expected"),
+    [
+        ([], {"REMOTE_ADDR": "203.0.113.9", "HTTP_X_FORWARDED_FOR": "1.1.1.1"}, "203.0.113.9"),
+        (["10.0.0.0/8"], {"REMOTE_ADDR": "203.0.113.9", "HTTP_X_FORWARDED_FOR": "1.1.1.1"},
+         "203.0.113.9"),
+        (["10.0.0.0/8"], {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "1.1.1.1, 2.2.2.2"},
+         "2.2.2.2"),
+        (["10.0.0.0/8"],
+         {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "2.2.2.2, 10.9.9.9, 10.8.8.8"},
+         "2.2.2.2"),
+        (["10.0.0.0/8"], {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "10.2.2.2"},
+         "10.2.2.2"),
+        (["10.0.0.0/8"], {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "junk, 10.3.3.3"},
+         "10.3.3.3"),
+        (["10.0.0.0/8"], {"REMOTE_ADDR": "10.0.0.1"}, "10.0.0.1"),
+        (["10.0.0.0/8"], {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "2.2.2.2:5123"},
+         "2.2.2.2"),
+        ([], {"REMOTE_ADDR": "2001:db8:1:2:3:4:5:6"}, "2001:db8:1:2::/64"),
+        ([], {"REMOTE_ADDR": "::ffff:192.0.2.1"}, "192.0.2.1"),
+        (["::1/128"], {"REMOTE_ADDR": "::1", "HTTP_X_FORWARDED_FOR": "[2001:db8::7]:443"},
+         "2001:db8::/64"),
+        ([], {}, "unknown"),
+    ],
+)  # fmt: skip
+def test_the_client_ip_is_the_first_untrusted_hop_from_the_right(settings, trusted, meta, expected):
+    settings.RATELIMIT_TRUSTED_PROXIES = trusted
+    assert client_ip(meta) == expected

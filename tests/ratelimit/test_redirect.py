@@ -1,0 +1,89 @@
+"""The per-IP redirect limit, through the WSGI fast path and through Django, counted once per
+request; and the per-IP+code limit on a link's password form."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.test import override_settings
+
+from ratelimit import metrics
+from shortener import cache
+from tests.ratelimit.test_api import policies
+from tests.shortener.factories import LinkFactory
+from tests.shortener.test_redirect import wsgi_app, wsgi_get  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.django_db
+
+TINY_REDIRECT = policies(
+    redirect={"algorithm": "gcra", "limit": 2, "window": 60, "key": "ip",
+              "headers_on_success": False},
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _closed_cache_breaker():
+    cache.reset_breaker()
+
+
+@override_settings(RATELIMIT_POLICIES=TINY_REDIRECT)
+def test_the_fast_path_refuses_an_ip_over_the_redirect_limit_before_any_lookup(
+    wsgi_app,  # noqa: F811
+    django_assert_num_queries,
+):
+    link = LinkFactory()
+    answers = [wsgi_get(wsgi_app, f"/{link.code}", REMOTE_ADDR="198.51.100.4") for _ in range(2)]
+    assert [status for status, _, _ in answers] == [302, 302]
+    assert "RateLimit" not in answers[0][1]  # headers_on_success: False
+    with django_assert_num_queries(0):
+        status, headers, body = wsgi_get(wsgi_app, f"/{link.code}", REMOTE_ADDR="198.51.100.4")
+    assert status == 429
+    assert int(headers["Retry-After"]) == 30
+    assert headers["RateLimit-Policy"] == '"redirect";q=2;w=60'
+    assert headers["RateLimit"].startswith('"redirect";r=0;t=')
+    assert body.startswith(b"Too many requests")
+    assert wsgi_get(wsgi_app, f"/{link.code}", REMOTE_ADDR="198.51.100.5")[0] == 302
+
+
+@override_settings(RATELIMIT_POLICIES=TINY_REDIRECT)
+def test_a_request_falling_through_the_fast_path_is_counted_once(wsgi_app):  # noqa: F811
+    # A miss goes through the fast path's check, then to Django's view, which must not count
+    # it again: two misses are two requests, not four.
+    codes = [LinkFactory().code for _ in range(2)]
+    for code in codes:
+        assert wsgi_get(wsgi_app, f"/{code}", REMOTE_ADDR="198.51.100.6")[0] == 302
+    assert metrics.count(scope="redirect", outcome="allowed") == 2
+    assert wsgi_get(wsgi_app, f"/{codes[0]}", REMOTE_ADDR="198.51.100.6")[0] == 429
+
+
+@override_settings(RATELIMIT_POLICIES=TINY_REDIRECT)
+def test_django_limits_redirects_that_never_met_the_fast_path(client):
+    link = LinkFactory(redirect_type=307)
+    statuses = [client.post(f"/{link.code}").status_code for _ in range(3)]
+    assert statuses == [307, 307, 429]
+    refused = client.get(f"/{link.code}")
+    assert refused.status_code == 429
+    assert refused["Retry-After"] and refused["Cache-Control"] == "no-store"
+
+
+@override_settings(
+    RATELIMIT_POLICIES=policies(
+        link_password={"algorithm": "sliding_log", "limit": 2, "window": 300, "key": "ip_path"}
+    )
+)
+def test_password_tries_are_limited_per_ip_and_code(client, django_assert_num_queries):
+    link = LinkFactory(password=make_password("right"))
+    other = LinkFactory(password=make_password("right"))
+    tries = [client.post(f"/{link.code}", {"password": "wrong"}).status_code for _ in range(2)]
+    assert tries == [403, 403]
+    with django_assert_num_queries(0):  # refused before the row is read or a hash computed
+        refused = client.post(f"/{link.code}", {"password": "right"})
+    assert refused.status_code == 429
+    assert refused["RateLimit-Policy"] == '"link_password";q=2;w=300'
+    assert 1 <= int(refused["Retry-After"]) <= 300
+    # Another link from the same address, and the same link from another, are not affected.
+    assert client.post(f"/{other.code}", {"password": "right"}).status_code == 303
+    assert (
+        client.post(f"/{link.code}", {"password": "right"}, REMOTE_ADDR="192.0.2.77").status_code
+        == 303
+    )
