@@ -21,6 +21,7 @@ test: setup  ## lint, migrations check, the whole suite (real PostgreSQL, Redis,
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: setup  ## benchmarks: our figure, its baseline from the same run, the ratio
+	@bash scripts/setup.sh bench
 	$(PY) -m bench.run
 
 lint:

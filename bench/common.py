@@ -108,8 +108,8 @@ def report(
     met = None if goal is None else ratio >= goal
     verdict = "" if goal is None else f"  (goal >= {goal:.1f}x: {'met' if met else 'MISSED'})"
     print(
-        f"{name}: {_figure(ours)} {unit} vs {baseline_name} {_figure(baseline)} {unit}"
-        f" -> {ratio:.2f}x{verdict}"
+        f"{name}: {figure(ours)} {unit} vs {baseline_name} {figure(baseline)} {unit}"
+        f" -> {ratio:.3f}x{verdict}"
     )
     return {
         "name": name,
@@ -124,5 +124,5 @@ def report(
     }
 
 
-def _figure(value: float) -> str:
+def figure(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:,.3g}"

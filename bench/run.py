@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import Result, setup_django
+from bench.common import Result, figure, setup_django
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_FILE = BENCH_DIR / "results" / "latest.json"
@@ -57,10 +57,10 @@ def summary_table(results: list[Result]) -> str:
         rows.append(
             (
                 r["name"],
-                f"{r['ours']:,.0f}",
-                f"{r['baseline']:,.0f} ({r['baseline_name']})",
+                figure(r["ours"]),
+                f"{figure(r['baseline'])} ({r['baseline_name']})",
                 r["unit"],
-                f"{r['ratio']:.2f}x",
+                f"{r['ratio']:.3f}x",
                 goal,
             )
         )

@@ -1,0 +1,78 @@
+"""The baseline of bench/bench_redirect.py: the least a WSGI app can do to serve a cached redirect.
+
+    GET /{code}   one Redis GET of `bench:redirect:{code}`; a URL -> 302 with Location, "" -> 404
+                  (negative cache). On a miss (key absent) and only if BENCH_BASELINE_DSN is set:
+                  one indexed SELECT on shortener_link, one SET with the shortener's TTLs, then the
+                  same answer: the floor under the shortener's cache-miss path.
+    GET /static   a constant 302 with no I/O: the floor of gunicorn + the load generator.
+
+No framework, no middleware, no click counting, no expiry rules: everything the real redirect does
+beyond this is what it costs. It is served by gunicorn with the same settings as config.wsgi.
+Configured by the environment that bench/bench_redirect.py gives it (not Django's settings, so
+nothing of Django is imported): BENCH_REDIS_URL, BENCH_BASELINE_DSN, BENCH_CACHE_SECONDS,
+BENCH_NEGATIVE_CACHE_SECONDS.
+
+redis-py with hiredis (installed from requirements.txt, picked up automatically). One connection
+pool per process: gunicorn imports this module in each worker after the fork (no --preload), and
+a sync worker serves one request at a time, so each pool holds one connection.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import redis
+
+KEY_PREFIX = "bench:redirect:"
+
+_redis = redis.Redis.from_url(
+    os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+    decode_responses=True,
+    socket_connect_timeout=0.5,
+    socket_timeout=0.5,
+)
+_DSN = os.environ.get("BENCH_BASELINE_DSN", "")
+_TTL = int(os.environ.get("BENCH_CACHE_SECONDS", "3600"))
+_NEGATIVE_TTL = int(os.environ.get("BENCH_NEGATIVE_CACHE_SECONDS", "60"))
+_database: Any = None  # one psycopg connection per process, opened on the first miss
+
+_EMPTY: list[bytes] = []
+_NOT_FOUND_HEADERS = [("Content-Type", "text/plain"), ("Content-Length", "0")]
+
+
+def _redirect(start_response: Callable, url: str) -> Iterable[bytes]:
+    start_response("302 Found", [("Location", url), ("Content-Length", "0")])
+    return _EMPTY
+
+
+def _not_found(start_response: Callable) -> Iterable[bytes]:
+    start_response("404 Not Found", _NOT_FOUND_HEADERS)
+    return _EMPTY
+
+
+def _long_url_from_database(code: str) -> str | None:
+    global _database
+    import psycopg  # only the miss path needs it
+
+    if _database is None or _database.closed:
+        _database = psycopg.connect(_DSN, autocommit=True)
+    row = _database.execute(
+        "SELECT long_url FROM shortener_link WHERE code = %s", (code,), prepare=True
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
+    code = environ.get("PATH_INFO", "/")[1:]
+    if code == "static":
+        return _redirect(start_response, "https://example.com/")
+    key = KEY_PREFIX + code
+    url = _redis.get(key)
+    if url is None and _DSN:
+        url = _long_url_from_database(code) or ""
+        _redis.set(key, url, ex=_TTL if url else _NEGATIVE_TTL)
+    if not url:
+        return _not_found(start_response)
+    return _redirect(start_response, url)
