@@ -7,25 +7,24 @@
 
 Redis down. check_rate raises RateLimitBackendError; check_policy decides per policy: fail_open
 (default) admits and counts `redis_down_open`; fail_closed raises RateLimiterUnavailableError
-(503 + Retry-After) and counts `redis_down_closed`. A circuit breaker per Redis URL (the pattern
-of shortener.cache.guarded) skips Redis for BREAKER_SECONDS after a failure, so an outage costs
-one timeout (core.redis: 0.5 s, one retry) per process per 5 s, not one per request.
+(503 + Retry-After) and counts `redis_down_closed`. The circuit breaker of core.redis (one per
+Redis URL, shared with the shortener) skips Redis for BREAKER_SECONDS after a failure, so an
+outage costs one timeout (0.5 s, one retry) per process per BREAKER_SECONDS, not one per request.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from time import monotonic
 from typing import Any
 
 import redis
 from django.conf import settings
 from redis.exceptions import NoScriptError, RedisError
 
+from core import redis as core_redis
 from core.redis import get_redis
 from ratelimit import metrics
 from ratelimit.algorithms import (
@@ -44,39 +43,17 @@ from ratelimit.policies import Policy, policy_for
 
 logger = logging.getLogger(__name__)
 
-# Longer than the shortener's 1 s (shortener.cache): a probe of a hung Redis costs a timeout
-# (~1 s), and two 1 s breakers on one Redis trip in turn so that every request pays a timeout
-# (tests/shortener/test_redis_down.py caught it). Failing open for 5 s costs little.
-BREAKER_SECONDS = 5.0
+BREAKER_SECONDS = core_redis.BREAKER_SECONDS  # one breaker per Redis, shared (core.redis)
 ENVIRON_CHECKED = "ratelimit.checked"  # environ/META: scopes already checked for this request
-
-# Redis URL -> monotonic time until which it is skipped (absent: in use).
-_open_until: dict[str, float] = {}
-_breaker_lock = threading.Lock()
 
 
 def _url() -> str:
     return settings.RATELIMIT_REDIS_URL or settings.REDIS_URL
 
 
-def _redis_allowed(url: str) -> bool:
-    """False while the URL's breaker is open; after it, one caller at a time probes."""
-    until = _open_until.get(url)
-    if until is None:
-        return True
-    now = monotonic()
-    if now < until:
-        return False
-    with _breaker_lock:
-        if _open_until.get(url) != until:  # another thread claimed the probe
-            return False
-        _open_until[url] = now + BREAKER_SECONDS
-        return True
-
-
 def reset_breaker() -> None:
     """Close every breaker (tests; an operator who fixed Redis need not wait)."""
-    _open_until.clear()
+    core_redis.reset_breakers()
 
 
 def _evalsha(client: redis.Redis, algorithm: str, key: str, args: list[int]) -> Any:
@@ -108,17 +85,10 @@ def check_rate(
     )
     name = redis_key(algorithm=algorithm, key=key)
     url = _url()
-    if not _redis_allowed(url):
-        raise RateLimitBackendError("Redis skipped: the rate limiter's circuit breaker is open")
     try:
-        reply = _evalsha(get_redis(url), algorithm, name, args)
+        reply = core_redis.guarded(lambda: _evalsha(get_redis(url), algorithm, name, args), url=url)
     except RedisError as exc:
-        _open_until[url] = monotonic() + BREAKER_SECONDS
-        logger.warning("ratelimit: Redis failed, skipping it for %.1f s: %r", BREAKER_SECONDS, exc)
         raise RateLimitBackendError(str(exc)) from exc
-    if url in _open_until:
-        _open_until.pop(url, None)
-        logger.info("ratelimit: Redis answers again")
     return decision_from_reply(reply, limit=limit)
 
 

@@ -32,10 +32,11 @@ is refused. Readers that find the lease taken wait a few ms for the filler (no h
 then read PostgreSQL themselves without filling. Unknown codes are filled too, as negative
 entries, so a scan of random codes costs one SELECT per code per minute, not per request.
 
-Redis down. Every call goes through `guarded`: a RedisError opens a circuit breaker for
-BREAKER_SECONDS, during which callers skip Redis at once (RedisUnavailable) and use their
-fallback; after it one caller probes. With core.redis's 0.5 s timeout and one retry, an outage
-costs one slow request (about 1 s) per process per second, not every request.
+Redis down. Every call goes through `guarded`: a RedisError opens core.redis's circuit breaker
+for that Redis (shared with the rate limiter) for BREAKER_SECONDS (2 s), during which callers
+skip Redis at once (RedisUnavailable) and use their fallback; after it one caller probes. With
+core.redis's 0.5 s timeout and one retry, an outage costs one slow request (about 1 s) per
+process per 2 s, not every request.
 """
 
 from __future__ import annotations
@@ -45,12 +46,10 @@ import itertools
 import logging
 import os
 import secrets
-import threading
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from time import monotonic
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
@@ -59,6 +58,7 @@ from django.utils.encoding import iri_to_uri
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError, RedisError
 
+from core import redis as core_redis
 from core.redis import get_redis
 from shortener.models import Link
 
@@ -71,7 +71,7 @@ SLOTS: int = settings.SHORTENER_REDIS_SLOTS
 # Per slot. ~60 bytes an event in the stream's listpacks: 8 x 100k ≈ 50 MB at most.
 EVENTS_MAXLEN: int = settings.SHORTENER_EVENTS_MAXLEN
 LEASE_MS = 3000  # a filler that died holds the code's misses back for at most this long
-BREAKER_SECONDS = 1.0
+BREAKER_SECONDS = core_redis.BREAKER_SECONDS
 
 T = TypeVar("T")
 
@@ -161,49 +161,23 @@ def _evalsha(name: str, redis_client: redis.Redis, keys: tuple[str, ...], args: 
         return redis_client.execute_command("EVALSHA", lua.sha, len(keys), *keys, *args)
 
 
-_open_until = 0.0  # monotonic; 0.0 = closed (Redis in use)
-_breaker_lock = threading.Lock()
-
-
 def redis_allowed() -> bool:
-    """False while the breaker is open. After it, exactly one caller is let through to probe
-    (the others keep skipping until it has answered)."""
-    global _open_until
-    until = _open_until
-    if until == 0.0:
-        return True
-    now = monotonic()
-    if now < until:
-        return False
-    with _breaker_lock:
-        if _open_until != until:  # another thread claimed the probe
-            return False
-        _open_until = now + BREAKER_SECONDS
-        return True
+    """False while the app Redis's breaker (core.redis) is open."""
+    return core_redis.redis_allowed(settings.REDIS_URL)
 
 
 def guarded(operation: Callable[[], T]) -> T:
-    """Run `operation` (Redis calls) unless the breaker is open. Raises RedisUnavailable when
-    it is open or when the operation raises RedisError (which opens it)."""
-    global _open_until
-    if not redis_allowed():
-        raise RedisUnavailable("Redis skipped: the circuit breaker is open")
+    """Run `operation` (app Redis calls) through core.redis's breaker for that Redis. Raises
+    RedisUnavailable when it is open or when the operation raises RedisError (which opens it)."""
     try:
-        result = operation()
+        return core_redis.guarded(operation, url=settings.REDIS_URL)
     except RedisError as exc:
-        _open_until = monotonic() + BREAKER_SECONDS
-        logger.warning("shortener: Redis failed, skipping it for %.1f s: %r", BREAKER_SECONDS, exc)
         raise RedisUnavailable(str(exc)) from exc
-    if _open_until:
-        _open_until = 0.0
-        logger.info("shortener: Redis answers again")
-    return result
 
 
 def reset_breaker() -> None:
-    """Close the breaker (tests; an operator after fixing Redis need not wait a second)."""
-    global _open_until
-    _open_until = 0.0
+    """Close the breakers (tests; an operator after fixing Redis need not wait)."""
+    core_redis.reset_breakers()
 
 
 # Lease tokens: unique per process (random prefix, fresh after fork) and per call (a counter),
@@ -222,9 +196,8 @@ def _new_token() -> str:
 
 
 def _after_fork() -> None:
-    global _token_prefix, _token_counter, _breaker_lock
+    global _token_prefix, _token_counter
     _token_prefix, _token_counter = secrets.token_hex(8), itertools.count()
-    _breaker_lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_after_fork)
