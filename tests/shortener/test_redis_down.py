@@ -107,7 +107,9 @@ def test_redirects_and_creation_keep_working_when_redis_is_killed(
     assert client.get(f"/{created.code}")["Location"] == "https://example.com/during"
 
 
-def test_a_hung_redis_costs_one_slow_request_per_second_not_every_request(client, private_redis):
+def test_a_hung_redis_costs_one_slow_request_per_breaker_interval_not_every_request(
+    client, private_redis
+):
     link = LinkFactory()
     client.get(f"/{link.code}", HTTP_USER_AGENT=BROWSER)
 
