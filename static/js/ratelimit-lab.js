@@ -298,10 +298,10 @@
           var tr = document.createElement("tr");
           tr.dataset.algorithm = row.algorithm;
           tr.innerHTML =
-            '<th scope="row"><span class="lab-share"></span><span class="lab-share-name"></span></th>' +
+            '<th scope="row"><span class="share-bar"></span><span class="share-name"></span></th>' +
             '<td class="num"></td><td class="num"></td><td class="num" data-key-now>–</td>';
-          tr.querySelector(".lab-share").style.setProperty("--share", row.share + "%");
-          tr.querySelector(".lab-share-name").textContent = row.name;
+          tr.querySelector(".share-bar").style.setProperty("--share", row.share + "%");
+          tr.querySelector(".share-name").textContent = row.name;
           tr.children[1].textContent = row.bytes_per_key_text;
           tr.children[1].dataset.bytes = row.bytes_per_key;
           tr.children[2].textContent = row.bytes_for_users_text;
