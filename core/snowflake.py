@@ -20,12 +20,12 @@ SET/renew was sent, plus ttl, minus a safety margin (ttl/10 by default). The mar
 rate difference between our clock and Redis's, and wall-clock skew between hosts: whoever takes
 the id after our key expires issues timestamps later than any of ours unless its clock is
 behind ours by more than the margin. Past the deadline, `next_id()` renews synchronously; if
-Redis cannot be reached it raises `WorkerIdUnavailableError` -- refusing is always better than
-risking a duplicate primary key. The lease is released (compare-and-DEL) at interpreter exit.
+that store cannot be reached it raises `WorkerIdUnavailableError` (a process without a lease
+first tries PostgreSQL, below) -- refusing is always better than risking a duplicate key. The lease is released (compare-and-DEL) at interpreter exit.
 Known window: if Redis loses our key (FLUSHDB, restart without persistence) and another process
 leases the same id before our next renewal (at most ttl/3 later), both issue with that id for
-that window. A new process starts at a random id, so this needs a 1-in-1024 draw during a Redis
-data loss; we accept it rather than pay a Redis round trip per ID.
+that window. A new process starts at a random id, so this needs a 1-in-512 draw (the Redis
+range) during a Redis data loss; we accept it rather than pay a Redis round trip per ID.
 
 Redis down. Creating things must not stop when Redis does, so a process that cannot reach Redis
 leases its worker id from PostgreSQL instead (table core_worker_lease: an INSERT … ON CONFLICT
@@ -161,7 +161,8 @@ class SnowflakeError(ApplicationError):
 
 
 class WorkerIdUnavailableError(SnowflakeError):
-    """No valid worker-id lease: Redis unreachable past the lease deadline, or all 1024 taken."""
+    """No valid worker-id lease: Redis (and PostgreSQL) unreachable past the lease deadline, or
+    every id taken."""
 
 
 class ClockMovedBackwardsError(SnowflakeError):
@@ -293,7 +294,7 @@ class SnowflakeGenerator:
         """A new ID, greater than every ID this generator issued before.
 
         Raises WorkerIdUnavailableError if no valid lease can be held (Redis unreachable past
-        the lease deadline, or all 1024 ids taken), ClockMovedBackwardsError if the wall clock
+        the lease deadline, or every id taken), ClockMovedBackwardsError if the wall clock
         is more than `max_backwards_ms` behind the last issued millisecond. Takes this
         generator's lock; may sleep up to a few ms under it (clock step, sequence overflow).
         """
