@@ -21,7 +21,8 @@ rate difference between our clock and Redis's, and wall-clock skew between hosts
 the id after our key expires issues timestamps later than any of ours unless its clock is
 behind ours by more than the margin. Past the deadline, `next_id()` renews synchronously; if
 that store cannot be reached it raises `WorkerIdUnavailableError` (a process without a lease
-first tries PostgreSQL, below) -- refusing is always better than risking a duplicate key. The lease is released (compare-and-DEL) at interpreter exit.
+first tries PostgreSQL, below) -- refusing is always better than risking a duplicate key.
+The lease is released (compare-and-DEL) at interpreter exit.
 Known window: if Redis loses our key (FLUSHDB, restart without persistence) and another process
 leases the same id before our next renewal (at most ttl/3 later), both issue with that id for
 that window. A new process starts at a random id, so this needs a 1-in-512 draw (the Redis
