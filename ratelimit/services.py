@@ -4,6 +4,8 @@
     check_policy(scope=, key=) -> Decision          (mode, on_redis_down, metrics)
     key_memory_bytes(algorithm=, key=) -> int
     check_environ(scope=, environ=, ...) -> Refusal | None   (the redirect paths)
+    prepare_check / run_check / settle_check / check_failed  (check_environ in steps: the
+        redirect fast path runs the check's script chained with its own, in one round trip)
 
 Redis down. check_rate raises RateLimitBackendError; check_policy decides per policy: fail_open
 (default) admits and counts `redis_down_open`; fail_closed raises RateLimiterUnavailableError
@@ -14,9 +16,10 @@ outage costs one timeout (0.5 s, one retry) per process per BREAKER_SECONDS, not
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +34,7 @@ from ratelimit.algorithms import (
     ALGORITHMS,
     SCRIPTS,
     Decision,
+    LuaScript,
     decision_from_reply,
     redis_key,
     script_args,
@@ -56,7 +60,7 @@ def reset_breaker() -> None:
     core_redis.reset_breakers()
 
 
-def _evalsha(client: redis.Redis, algorithm: str, key: str, args: list[int]) -> Any:
+def _evalsha(client: redis.Redis, algorithm: str, key: str, args: Sequence[int]) -> Any:
     script = SCRIPTS[algorithm]
     try:
         return client.execute_command("EVALSHA", script.sha, 1, key, *args)
@@ -110,21 +114,13 @@ def check_policy(*, scope: str, key: str) -> Decision:
             burst=policy.burst,
         )
     except RateLimitBackendError as exc:
-        if policy.on_redis_down == "fail_closed":
-            metrics.incr(scope=scope, outcome="redis_down_closed")
-            raise RateLimiterUnavailableError(
-                "The rate limiter is unavailable; try again shortly.",
-                retry_after=whole_seconds(BREAKER_SECONDS),
-            ) from exc
-        metrics.incr(scope=scope, outcome="redis_down_open")
-        return Decision(
-            allowed=True,
-            limit=policy.limit,
-            remaining=policy.quota,
-            reset_after=0.0,
-            retry_after=0.0,
-            degraded=True,
-        )
+        return _redis_down(policy, exc)
+    return _verdict(policy, key, decision)
+
+
+def _verdict(policy: Policy, key: str, decision: Decision) -> Decision:
+    """What the policy makes of the script's decision: counted, and softened in shadow mode."""
+    scope = policy.scope
     if decision.allowed:
         metrics.incr(scope=scope, outcome="allowed")
         return decision
@@ -141,6 +137,25 @@ def check_policy(*, scope: str, key: str) -> Decision:
         )
     metrics.incr(scope=scope, outcome="limited")
     return decision
+
+
+def _redis_down(policy: Policy, exc: Exception | None = None) -> Decision:
+    """Redis failed (or its breaker is open): admit (fail_open, degraded) or raise (fail_closed)."""
+    if policy.on_redis_down == "fail_closed":
+        metrics.incr(scope=policy.scope, outcome="redis_down_closed")
+        raise RateLimiterUnavailableError(
+            "The rate limiter is unavailable; try again shortly.",
+            retry_after=whole_seconds(BREAKER_SECONDS),
+        ) from exc
+    metrics.incr(scope=policy.scope, outcome="redis_down_open")
+    return Decision(
+        allowed=True,
+        limit=policy.limit,
+        remaining=policy.quota,
+        reset_after=0.0,
+        retry_after=0.0,
+        degraded=True,
+    )
 
 
 def key_memory_bytes(*, algorithm: str, key: str) -> int:
@@ -195,13 +210,29 @@ class Refusal:
     message: str
 
 
-def check_environ(
+@dataclass(frozen=True, slots=True)
+class EnvironCheck:
+    """One policy check of one request, ready to run: alone (`run_check`), or inside another
+    script in the same round trip (the redirect fast path chains it with the visit: core.lua).
+    Then `settle_check` turns the script's reply into the answer, or `check_failed` if Redis
+    failed."""
+
+    policy: Policy
+    identity: str
+    redis_key: str
+    args: tuple[int, ...]
+    script: LuaScript
+    redis_url: str  # the Redis holding the limiter's keys (RATELIMIT_REDIS_URL or REDIS_URL)
+
+
+def prepare_check(
     *, scope: str, environ: dict[str, Any], path: str = "", force: bool = False
-) -> Refusal | None:
-    """Apply `scope`'s policy (ip or ip_path keyed) to a WSGI environ / request.META: None to
-    admit, or the Refusal to answer. Checks each scope once per request: the fast path and
-    Django's view share the environ, so a request that falls through is not counted twice
-    (`force` counts again, for a check that must run per attempt). Never raises for Redis."""
+) -> EnvironCheck | None:
+    """The check of `scope`'s policy (ip or ip_path keyed) for a WSGI environ / request.META, or
+    None if there is nothing to check: the scope was already checked for this request (the fast
+    path and Django's view share the environ, so a request that falls through is not counted
+    twice; `force` counts again, for a check that must run per attempt), the policy skips this
+    method, or the request has no identity for it. Marks the scope as checked."""
     checked = environ.setdefault(ENVIRON_CHECKED, set())
     if scope in checked and not force:
         return None
@@ -212,10 +243,37 @@ def check_environ(
     key = identity(policy=policy, meta=environ, path=path)
     if key is None:
         return None
-    try:
-        decision = check_policy(scope=scope, key=key)
-    except RateLimiterUnavailableError as exc:
-        return Refusal(503, [("Retry-After", str(exc.retry_after))], exc.message)
+    return EnvironCheck(
+        policy=policy,
+        identity=key,
+        redis_key=redis_key(algorithm=policy.algorithm, key=f"{scope}:{key}"),
+        args=_one_request_args(policy),
+        script=SCRIPTS[policy.algorithm],
+        redis_url=_url(),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _one_request_args(policy: Policy) -> tuple[int, ...]:
+    """ARGV for one request under `policy` (the same for every request: computed once)."""
+    return tuple(
+        script_args(
+            algorithm=policy.algorithm,
+            limit=policy.limit,
+            window_seconds=policy.window,
+            burst=policy.burst,
+            cost=1,
+        )
+    )
+
+
+def settle_check(check: EnvironCheck, reply: list[int]) -> Refusal | None:
+    """None to admit, or the Refusal (429) to answer, from the reply of `check.script`."""
+    policy = check.policy
+    if reply[0] == 1:  # admitted: the common case needs no Decision
+        metrics.incr(scope=policy.scope, outcome="allowed")
+        return None
+    decision = _verdict(policy, check.identity, decision_from_reply(reply, limit=policy.limit))
     if decision.allowed:
         return None
     return Refusal(
@@ -223,3 +281,35 @@ def check_environ(
         refusal_headers(policy=policy, decision=decision),
         f"Too many requests; retry in {whole_seconds(decision.retry_after)} s.",
     )
+
+
+def check_failed(check: EnvironCheck) -> Refusal | None:
+    """Redis failed while running `check`: None to admit (fail_open), or a 503 (fail_closed)."""
+    try:
+        _redis_down(check.policy)
+    except RateLimiterUnavailableError as exc:
+        return Refusal(503, [("Retry-After", str(exc.retry_after))], exc.message)
+    return None
+
+
+def run_check(check: EnvironCheck) -> Refusal | None:
+    """Run `check` alone (one EVALSHA). Never raises for Redis."""
+    url = check.redis_url
+    try:
+        reply = core_redis.guarded(
+            lambda: _evalsha(get_redis(url), check.policy.algorithm, check.redis_key, check.args),
+            url=url,
+        )
+    except RedisError:
+        return check_failed(check)
+    return settle_check(check, reply)
+
+
+def check_environ(
+    *, scope: str, environ: dict[str, Any], path: str = "", force: bool = False
+) -> Refusal | None:
+    """Apply `scope`'s policy (ip or ip_path keyed) to a WSGI environ / request.META: None to
+    admit, or the Refusal to answer (see prepare_check for when nothing is counted). Never
+    raises for Redis."""
+    check = prepare_check(scope=scope, environ=environ, path=path, force=force)
+    return None if check is None else run_check(check)

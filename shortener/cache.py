@@ -58,11 +58,14 @@ from django.utils.encoding import iri_to_uri
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError, RedisError
 
+from core import lua
 from core import redis as core_redis
 from core.redis import get_redis
+from ratelimit.algorithms import SCRIPTS
 from shortener.models import Link
 
 if TYPE_CHECKING:
+    from ratelimit.services import EnvironCheck
     from shortener.clicks import Visitor
 
 logger = logging.getLogger(__name__)
@@ -146,8 +149,20 @@ def client() -> redis.Redis:
 @functools.cache
 def script(name: str) -> Script:
     """shortener/lua/<name>.lua, registered once per process. Call it with `client=` so it runs
-    on the current settings.REDIS_URL; on NOSCRIPT (a restarted Redis) redis-py loads it again."""
-    return client().register_script((_LUA_DIR / f"{name}.lua").read_text())
+    on the current settings.REDIS_URL; on NOSCRIPT (a restarted Redis) redis-py loads it again.
+
+    "<algorithm>+visit" is a rate limiter's script (ratelimit/lua/) chained with visit.lua by
+    core.lua: the redirect's limit and visit in one round trip."""
+    limiter, plus, name_of_script = name.rpartition("+")
+    source = (_LUA_DIR / f"{name_of_script}.lua").read_text()
+    if plus:
+        source = lua.chain(
+            first=SCRIPTS[limiter].source,
+            then=source,
+            first_name=f"ratelimit/lua/{limiter}.lua",
+            then_name=f"shortener/lua/{name_of_script}.lua",
+        )
+    return client().register_script(source)
 
 
 def _evalsha(name: str, redis_client: redis.Redis, keys: tuple[str, ...], args: list) -> Any:
@@ -259,6 +274,7 @@ class Visit:
     redirect_type: int = 0
     lease_token: str = ""  # for "miss": ours if we took the fill lease, else ""
     counted: bool = False
+    limit_reply: list | None = None  # the chained rate-limit script's reply (visit(limit=))
 
 
 def visit(
@@ -270,11 +286,19 @@ def visit(
     take_lease: bool = False,
     inline: CachedLink | None = None,
     unlocked: bool = False,
+    limit: EnvironCheck | None = None,
 ) -> Visit:
     """One run of visit.lua for `code`: apply the rules to the cached entry (or to `inline`,
     a copy just read from PostgreSQL), and if `count` and the link is open, count the visit and
     append its event, atomically with the max-clicks gate. On a miss with `take_lease`, try to
-    take the fill lease. Raises RedisUnavailable."""
+    take the fill lease.
+
+    `limit`: a rate-limit check (ratelimit.services.prepare_check) to run first, in the same
+    script and round trip (core.lua.chain); the limiter's keys must live on this Redis. Its reply
+    comes back in `Visit.limit_reply` for ratelimit.services.settle_check. If it refused (and the
+    policy enforces), visit.lua did not run: the state is "limited", nothing was counted.
+
+    Raises RedisUnavailable."""
     keys = keys_for(code)
     token = _new_token() if take_lease else ""
     args: list[str | int] = [
@@ -291,7 +315,23 @@ def visit(
     if inline is not None:
         args += ["inline", *inline.values()]
     redis_client = client()
-    reply = guarded(lambda: _evalsha("visit", redis_client, keys.for_visit, args))
+    limit_reply = None
+    if limit is None:
+        reply = guarded(lambda: _evalsha("visit", redis_client, keys.for_visit, args))
+    else:
+        chained_keys, chained_args = lua.chain_args(
+            first_keys=[limit.redis_key],
+            first_args=limit.args,
+            then_keys=keys.for_visit,
+            then_args=args,
+            mode="shadow" if limit.policy.mode == "shadow" else "enforce",
+        )
+        script_name = f"{limit.script.name}+visit"
+        replies = guarded(lambda: _evalsha(script_name, redis_client, chained_keys, chained_args))
+        limit_reply = replies[0]
+        if len(replies) == 1:
+            return Visit("limited", limit_reply=limit_reply)
+        reply = replies[1]
     state = reply[0]
     if state == "ok":
         return Visit(
@@ -300,12 +340,13 @@ def visit(
             location=reply[2],
             redirect_type=int(reply[3]),
             counted=count,
+            limit_reply=limit_reply,
         )
     if state == "miss":
-        return Visit("miss", lease_token=token if reply[1] == "1" else "")
+        return Visit("miss", lease_token=token if reply[1] == "1" else "", limit_reply=limit_reply)
     if state == "gate":
-        return Visit("gate", link_id=int(reply[1]))
-    return Visit(state)
+        return Visit("gate", link_id=int(reply[1]), limit_reply=limit_reply)
+    return Visit(state, limit_reply=limit_reply)
 
 
 def fill_link(*, code: str, lease_token: str, link: CachedLink | None) -> bool:

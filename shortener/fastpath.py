@@ -28,7 +28,7 @@ from typing import Any
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
-from ratelimit.services import check_environ
+from ratelimit.services import Refusal, check_failed, prepare_check, run_check, settle_check
 from shortener import cache, clicks
 from shortener.cache import RedisUnavailable
 from shortener.redirect import ENVIRON_KEY, now_ms, redirect_headers
@@ -75,20 +75,31 @@ class RedirectFastPath:
         secure = self._is_secure(environ)
         if (self.ssl_redirect and not secure) or not self._host_allowed(environ):
             return self.app(environ, start_response)  # Django answers: its redirect, its 400
-        refused = self.check_rate_limit(environ)
-        if refused is not None:
-            status, headers, body = refused
-            start_response(status, headers)
-            return [body]
+        # The per-IP redirect limit (issue #5) runs in the same script as the visit: one round
+        # trip. A refused request reaches no link and counts no click.
+        check = prepare_check(scope="redirect", environ=environ)
+        if check is not None and check.redis_url != settings.REDIS_URL:
+            refused = run_check(check)  # the limiter has a Redis of its own: its own round trip
+            if refused is not None:
+                return self._refuse(refused, start_response)
+            check = None
         try:
             visit = cache.visit(
                 code=match.group(1),
                 now_ms=now_ms(),
                 count=method == "GET",
                 visitor=clicks.visitor_from_environ(environ),
+                limit=check,
             )
         except RedisUnavailable:
+            refused = None if check is None else check_failed(check)
+            if refused is not None:
+                return self._refuse(refused, start_response)
             return self.app(environ, start_response)
+        if check is not None:
+            refused = settle_check(check, visit.limit_reply)
+            if refused is not None:
+                return self._refuse(refused, start_response)
         if visit.state != "ok":
             if visit.state not in ("miss", "gate"):
                 environ[ENVIRON_KEY] = visit  # settled: Django renders it without asking again
@@ -100,15 +111,11 @@ class RedirectFastPath:
         start_response(_STATUS_LINES[visit.redirect_type], headers)
         return []
 
-    def check_rate_limit(self, environ: dict[str, Any]) -> tuple[str, list, bytes] | None:
-        """The per-IP redirect policy ("redirect", issue #5): None to admit the request, or
-        (status line, headers, body) to answer instead (429 + Retry-After, or 503 when Redis is
-        down and the policy fails closed). One EVALSHA, before Redis is asked for the link, so
-        a refused request costs no click and no lookup. The check is marked in the environ:
-        Django's view does not count a request that falls through a second time."""
-        refusal = check_environ(scope="redirect", environ=environ)
-        if refusal is None:
-            return None
+    @staticmethod
+    def _refuse(refusal: Refusal, start_response: Callable[..., Any]) -> list[bytes]:
+        """A refusal of the per-IP redirect policy: 429 + Retry-After, or 503 when Redis is down
+        and the policy fails closed. The check is marked in the environ (prepare_check), so had
+        the request gone on to Django, its view would not have counted it again."""
         body = refusal.message.encode()
         headers = [
             *refusal.headers,
@@ -116,7 +123,8 @@ class RedirectFastPath:
             ("Content-Length", str(len(body))),
             ("Cache-Control", "no-store"),
         ]
-        return _REFUSAL_LINES[refusal.status], headers, body
+        start_response(_REFUSAL_LINES[refusal.status], headers)
+        return [body]
 
     def _is_secure(self, environ: dict[str, Any]) -> bool:
         if self.proxy_ssl_header:

@@ -87,3 +87,50 @@ def test_password_tries_are_limited_per_ip_and_code(client, django_assert_num_qu
         client.post(f"/{link.code}", {"password": "right"}, REMOTE_ADDR="192.0.2.77").status_code
         == 303
     )
+
+
+@override_settings(RATELIMIT_POLICIES=TINY_REDIRECT)
+def test_a_cached_redirect_is_one_round_trip_and_a_refused_one_counts_no_click(
+    wsgi_app,  # noqa: F811
+    monkeypatch,
+):
+    """The limit and the visit run in one script (core.lua.chain): one Redis command per
+    cached redirect; and a refusal stops before the visit, so no click is counted."""
+    from redis import Redis
+
+    from shortener import clicks
+
+    link = LinkFactory()
+    assert wsgi_get(wsgi_app, f"/{link.code}", REMOTE_ADDR="198.51.100.8")[0] == 302  # fills
+    sent: list[str] = []
+    execute = Redis.execute_command
+
+    def counting(self, *args, **options):
+        sent.append(str(args[0]))
+        return execute(self, *args, **options)
+
+    monkeypatch.setattr(Redis, "execute_command", counting)
+    assert wsgi_get(wsgi_app, f"/{link.code}", REMOTE_ADDR="198.51.100.8")[0] == 302
+    assert sent == ["EVALSHA"]
+    assert wsgi_get(wsgi_app, f"/{link.code}", REMOTE_ADDR="198.51.100.8")[0] == 429
+    monkeypatch.undo()
+    assert clicks.pending_clicks(link_ids=[link.id]) == {link.id: 2}  # not 3
+
+
+@override_settings(
+    RATELIMIT_POLICIES=policies(
+        redirect={"algorithm": "gcra", "limit": 1, "window": 60, "key": "ip", "mode": "shadow"}
+    )
+)
+def test_in_shadow_mode_the_redirect_limit_reports_and_every_visit_redirects_and_counts(
+    wsgi_app,  # noqa: F811
+):
+    from shortener import clicks
+
+    link = LinkFactory()
+    statuses = [
+        wsgi_get(wsgi_app, f"/{link.code}", REMOTE_ADDR="198.51.100.9")[0] for _ in range(4)
+    ]
+    assert statuses == [302] * 4
+    assert metrics.count(scope="redirect", outcome="shadow_limited") == 3
+    assert clicks.pending_clicks(link_ids=[link.id]) == {link.id: 4}

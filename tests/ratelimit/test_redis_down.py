@@ -19,7 +19,7 @@ from tests.accounts.factories import UserFactory
 from tests.ratelimit.test_api import policies
 from tests.shortener.factories import LinkFactory
 from tests.shortener.test_redirect import wsgi_app, wsgi_get  # noqa: F401  (fixture)
-from tests.shortener.test_redis_down import PrivateRedis
+from tests.shortener.test_redis_down import PrivateRedis, private_redis  # noqa: F401  (fixture)
 
 pytestmark = [
     pytest.mark.django_db,
@@ -96,3 +96,26 @@ def test_the_redirect_paths_follow_the_policy_when_redis_is_down(
         assert django_answer["Retry-After"] == str(int(BREAKER_SECONDS))
     outcome = "redis_down_open" if on_redis_down == "fail_open" else "redis_down_closed"
     assert metrics.count(scope="redirect", outcome=outcome) == 2
+
+
+@pytest.mark.parametrize(("on_redis_down", "expected"), [("fail_open", 302), ("fail_closed", 503)])
+def test_with_one_redis_for_both_the_chained_fast_path_follows_the_policy_when_it_dies(
+    wsgi_app,  # noqa: F811
+    private_redis,  # noqa: F811
+    on_redis_down,
+    expected,
+):
+    """The limiter shares the shortener's Redis (no RATELIMIT_REDIS_URL), so the fast path runs
+    the limit and the visit as one script; that Redis dies: the redirect policy decides."""
+    link = LinkFactory()
+    with override_settings(
+        RATELIMIT_POLICIES=policies(redirect={**TINY, "key": "ip", "on_redis_down": on_redis_down})
+    ):
+        assert wsgi_get(wsgi_app, f"/{link.code}")[0] == 302  # cached in the private Redis
+        private_redis.kill()
+        status, headers, _ = wsgi_get(wsgi_app, f"/{link.code}")
+    assert status == expected  # fail_open: Django's view, from PostgreSQL
+    if expected == 503:
+        assert headers["Retry-After"] == str(int(BREAKER_SECONDS))
+    outcome = "redis_down_open" if on_redis_down == "fail_open" else "redis_down_closed"
+    assert metrics.count(scope="redirect", outcome=outcome) == 1
