@@ -79,19 +79,24 @@ def _load(name: str) -> LuaScript:
 SCRIPTS: dict[str, LuaScript] = {name: _load(name) for name in ALGORITHMS}
 
 
-def _tag_safe(key: str) -> str:
-    # A brace inside the key would end the hash tag early and split one client's keys over
-    # Cluster slots (and let one client's key collide with another's tag).
+def tag_safe(key: str) -> str:
+    """`key` with its braces replaced: a brace would end the hash tag early and split one
+    client's keys over Cluster slots (and let one client's key collide with another's tag)."""
     return key.replace("{", "(").replace("}", ")")
 
 
 def redis_key(*, algorithm: str, key: str) -> str:
     """The Redis key holding `key`'s state under `algorithm`. Raises ValueError if unknown."""
+    return f"rl:{{{tag_safe(key)}{key_suffix(algorithm)}"
+
+
+def key_suffix(algorithm: str) -> str:
+    """What follows the hash tag in `algorithm`'s keys ("}:gcra" after "rl:{<key>"). Raises
+    ValueError if unknown."""
     try:
-        suffix = _SUFFIX[algorithm]
+        return f"}}:{_SUFFIX[algorithm]}"
     except KeyError:
         raise ValueError(f"Unknown algorithm {algorithm!r}; one of {ALGORITHMS}.") from None
-    return f"rl:{{{_tag_safe(key)}}}:{suffix}"
 
 
 def script_args(

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import socket
 from collections.abc import Mapping
+from socket import AF_INET, inet_pton
 from typing import Any
 
 from django.conf import settings
@@ -73,20 +73,27 @@ def client_address(meta: Mapping[str, Any]) -> Address | None:
     return current  # every hop is ours (an internal health check): the leftmost one
 
 
-@functools.lru_cache(maxsize=8)
-def _ipv4_networks(cidrs: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
-    """(network, mask) as integers, for the IPv4 networks among `cidrs`."""
-    return tuple(
-        (int(network.network_address), int(network.netmask))
-        for network in _networks(cidrs)
-        if network.version == 4
-    )
+_ipv4_cache: dict[str, Any] = {}  # {"from": the settings list, "networks": its IPv4 part}
+
+
+def _ipv4_networks() -> tuple[tuple[int, int], ...]:
+    """(network, mask) as integers, for the IPv4 networks among the trusted proxies; worked out
+    again only when the setting is a different list (override_settings, a reload)."""
+    cidrs = settings.RATELIMIT_TRUSTED_PROXIES
+    if _ipv4_cache.get("from") is not cidrs:
+        _ipv4_cache["networks"] = tuple(
+            (int(network.network_address), int(network.netmask))
+            for network in _networks(tuple(cidrs))
+            if network.version == 4
+        )
+        _ipv4_cache["from"] = cidrs
+    return _ipv4_cache["networks"]
 
 
 def _ipv4(value: str) -> int | None:
     """A canonical dotted-quad IPv4 address as an integer, else None."""
     try:
-        return int.from_bytes(socket.inet_pton(socket.AF_INET, value), "big")
+        return int.from_bytes(inet_pton(AF_INET, value), "big")
     except (OSError, ValueError):
         return None
 
@@ -99,9 +106,12 @@ def _client_ipv4(meta: Mapping[str, Any]) -> str | None:
     value = _ipv4(peer)
     if value is None:
         return None
-    networks = _ipv4_networks(tuple(settings.RATELIMIT_TRUSTED_PROXIES))
-    if not any(value & mask == network for network, mask in networks):
-        return peer
+    networks = _ipv4_networks()
+    for network, mask in networks:
+        if value & mask == network:
+            break
+    else:
+        return peer  # not a proxy of ours: the client itself
     forwarded = meta.get("HTTP_X_FORWARDED_FOR") or ""
     if not forwarded:
         return peer
@@ -110,7 +120,10 @@ def _client_ipv4(meta: Mapping[str, Any]) -> str | None:
         value = _ipv4(hop)
         if value is None:
             return None
-        if not any(value & mask == network for network, mask in networks):
+        for network, mask in networks:
+            if value & mask == network:
+                break
+        else:
             return hop
     return hop  # every hop is ours: the leftmost one
 

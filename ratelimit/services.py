@@ -16,15 +16,16 @@ outage costs one timeout (0.5 s, one retry) per process per BREAKER_SECONDS, not
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from redis.exceptions import NoScriptError, RedisError
 
 from core import redis as core_redis
@@ -36,8 +37,10 @@ from ratelimit.algorithms import (
     Decision,
     LuaScript,
     decision_from_reply,
+    key_suffix,
     redis_key,
     script_args,
+    tag_safe,
     whole_seconds,
 )
 from ratelimit.clientip import client_ip
@@ -210,19 +213,74 @@ class Refusal:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class EnvironCheck:
+class _ScopePlan(NamedTuple):
+    """What every check of one scope shares, worked out once (the redirect asks per request)."""
+
+    policy: Policy
+    args: tuple[int, ...]  # ARGV for one request
+    script: LuaScript
+    key_prefix: str  # "rl:{<scope>:"; + identity + key_suffix = redis_key(key="<scope>:<id>")
+    key_suffix: str  # "}:<algorithm's suffix>"
+    redis_url: str  # the Redis holding the limiter's keys (RATELIMIT_REDIS_URL or REDIS_URL)
+
+
+_plans: dict[str, _ScopePlan] = {}
+
+
+def _plan(scope: str) -> _ScopePlan:
+    plan = _plans.get(scope)
+    if plan is None:
+        policy = policy_for(scope)
+        plan = _plans[scope] = _ScopePlan(
+            policy=policy,
+            args=tuple(
+                script_args(
+                    algorithm=policy.algorithm,
+                    limit=policy.limit,
+                    window_seconds=policy.window,
+                    burst=policy.burst,
+                    cost=1,
+                )
+            ),
+            script=SCRIPTS[policy.algorithm],
+            key_prefix=f"rl:{{{tag_safe(scope)}:",
+            key_suffix=key_suffix(policy.algorithm),
+            redis_url=_url(),
+        )
+    return plan
+
+
+@receiver(setting_changed)
+def _forget_plans(*, setting: str, **_: Any) -> None:
+    if setting in ("RATELIMIT_POLICIES", "RATELIMIT_REDIS_URL", "REDIS_URL"):
+        _plans.clear()
+
+
+class EnvironCheck(NamedTuple):
     """One policy check of one request, ready to run: alone (`run_check`), or inside another
     script in the same round trip (the redirect fast path chains it with the visit: core.lua).
     Then `settle_check` turns the script's reply into the answer, or `check_failed` if Redis
-    failed."""
+    failed. (A NamedTuple, not a dataclass: one is built per redirect.)"""
 
-    policy: Policy
     identity: str
     redis_key: str
-    args: tuple[int, ...]
-    script: LuaScript
-    redis_url: str  # the Redis holding the limiter's keys (RATELIMIT_REDIS_URL or REDIS_URL)
+    plan: _ScopePlan
+
+    @property
+    def policy(self) -> Policy:
+        return self.plan.policy
+
+    @property
+    def args(self) -> tuple[int, ...]:
+        return self.plan.args
+
+    @property
+    def script(self) -> LuaScript:
+        return self.plan.script
+
+    @property
+    def redis_url(self) -> str:
+        return self.plan.redis_url
 
 
 def prepare_check(
@@ -237,34 +295,13 @@ def prepare_check(
     if scope in checked and not force:
         return None
     checked.add(scope)
-    policy = policy_for(scope)
-    if not policy.applies_to(environ.get("REQUEST_METHOD")):
+    plan = _plan(scope)
+    if not plan.policy.applies_to(environ.get("REQUEST_METHOD")):
         return None
-    key = identity(policy=policy, meta=environ, path=path)
+    key = identity(policy=plan.policy, meta=environ, path=path)
     if key is None:
         return None
-    return EnvironCheck(
-        policy=policy,
-        identity=key,
-        redis_key=redis_key(algorithm=policy.algorithm, key=f"{scope}:{key}"),
-        args=_one_request_args(policy),
-        script=SCRIPTS[policy.algorithm],
-        redis_url=_url(),
-    )
-
-
-@functools.lru_cache(maxsize=64)
-def _one_request_args(policy: Policy) -> tuple[int, ...]:
-    """ARGV for one request under `policy` (the same for every request: computed once)."""
-    return tuple(
-        script_args(
-            algorithm=policy.algorithm,
-            limit=policy.limit,
-            window_seconds=policy.window,
-            burst=policy.burst,
-            cost=1,
-        )
-    )
+    return EnvironCheck(key, plan.key_prefix + tag_safe(key) + plan.key_suffix, plan)
 
 
 def settle_check(check: EnvironCheck, reply: list[int]) -> Refusal | None:

@@ -47,10 +47,10 @@ import logging
 import os
 import secrets
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import redis
 from django.conf import settings
@@ -165,7 +165,7 @@ def script(name: str) -> Script:
     return client().register_script(source)
 
 
-def _evalsha(name: str, redis_client: redis.Redis, keys: tuple[str, ...], args: list) -> Any:
+def _evalsha(name: str, redis_client: redis.Redis, keys: Sequence[str], args: Sequence) -> Any:
     """`script(name)(...)` without redis-py's Script wrapper: the hot path's EVALSHA, with the
     same NOSCRIPT fallback (a restarted Redis has forgotten the script)."""
     lua = script(name)
@@ -263,10 +263,11 @@ class CachedLink:
 _FIELDS = ("id", "url", "type", "exp", "pw", "off", "max")
 
 
-@dataclass(frozen=True, slots=True)
-class Visit:
+class Visit(NamedTuple):
     """What visit.lua answered. `state`: ok, miss, none, disabled, expired, password, gate,
-    exhausted (and "unavailable" from the Redis-down fallback, see shortener/redirect.py)."""
+    exhausted, limited (and "unavailable" from the Redis-down fallback, see
+    shortener/redirect.py). A NamedTuple, not a dataclass: one is built per redirect, and a
+    tuple is built in a third of the time."""
 
     state: str
     link_id: int = 0
@@ -314,24 +315,31 @@ def visit(
     ]
     if inline is not None:
         args += ["inline", *inline.values()]
-    redis_client = client()
-    limit_reply = None
+    url = settings.REDIS_URL
+    redis_client = get_redis(url)
     if limit is None:
-        reply = guarded(lambda: _evalsha("visit", redis_client, keys.for_visit, args))
+        name, script_keys, script_args = "visit", keys.for_visit, args
     else:
-        chained_keys, chained_args = lua.chain_args(
-            first_keys=[limit.redis_key],
+        name = f"{limit.script.name}+visit"
+        script_keys, script_args = lua.chain_args(
+            first_keys=(limit.redis_key,),
             first_args=limit.args,
             then_keys=keys.for_visit,
             then_args=args,
             mode="shadow" if limit.policy.mode == "shadow" else "enforce",
         )
-        script_name = f"{limit.script.name}+visit"
-        replies = guarded(lambda: _evalsha(script_name, redis_client, chained_keys, chained_args))
-        limit_reply = replies[0]
-        if len(replies) == 1:
+    try:
+        reply = core_redis.guarded(
+            lambda: _evalsha(name, redis_client, script_keys, script_args), url=url
+        )
+    except RedisError as exc:
+        raise RedisUnavailable(str(exc)) from exc
+    limit_reply = None
+    if limit is not None:
+        limit_reply = reply[0]
+        if len(reply) == 1:
             return Visit("limited", limit_reply=limit_reply)
-        reply = replies[1]
+        reply = reply[1]
     state = reply[0]
     if state == "ok":
         return Visit(

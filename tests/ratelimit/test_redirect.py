@@ -134,3 +134,30 @@ def test_in_shadow_mode_the_redirect_limit_reports_and_every_visit_redirects_and
     assert statuses == [302] * 4
     assert metrics.count(scope="redirect", outcome="shadow_limited") == 3
     assert clicks.pending_clicks(link_ids=[link.id]) == {link.id: 4}
+
+
+@override_settings(RATELIMIT_POLICIES=TINY_REDIRECT)
+def test_a_prepared_check_names_the_key_check_rate_would_use():
+    from ratelimit.algorithms import redis_key
+    from ratelimit.services import prepare_check
+
+    check = prepare_check(scope="link_password", environ={"REMOTE_ADDR": "192.0.2.1"}, path="a{b}c")
+    assert check.identity == "192.0.2.1|a{b}c"
+    assert check.redis_key == redis_key(
+        algorithm=check.policy.algorithm, key=f"link_password:{check.identity}"
+    )
+    assert check.redis_key.startswith("rl:{link_password:192.0.2.1|a(b)c}:")
+    assert prepare_check(scope="redirect", environ={"REMOTE_ADDR": "192.0.2.1"}).args == (
+        2, 60_000_000, 2, 1
+    )  # fmt: skip
+
+
+def test_a_changed_policy_is_seen_at_once(settings):
+    from ratelimit.services import prepare_check
+
+    settings.RATELIMIT_POLICIES = TINY_REDIRECT
+    assert prepare_check(scope="redirect", environ={"REMOTE_ADDR": "192.0.2.1"}).args[0] == 2
+    settings.RATELIMIT_POLICIES = policies(
+        redirect={"algorithm": "gcra", "limit": 7, "window": 1, "key": "ip"}
+    )
+    assert prepare_check(scope="redirect", environ={"REMOTE_ADDR": "192.0.2.1"}).args[0] == 7
