@@ -2,12 +2,15 @@
 
 Django's middleware stack costs more than the redirect itself (docs: NUMBERS.md, ~0.7 of a bare
 WSGI app). A cached redirect needs none of it: no session, no user, no template. So
-`RedirectFastPath` answers `GET|HEAD /<code>` itself when visit.lua (one EVALSHA) says "ok" —
-cached, active, no password, under its max-clicks gate — and counts the click in the same
-round trip. Everything else goes to Django unchanged, which does the full logic
-(shortener/redirect.py): a miss (fill lease, PostgreSQL), a negative entry, a password, a 410,
-Redis down or its breaker open, any other path or method. When it falls through after asking
-Redis, it leaves the answer in the environ (`redirect.ENVIRON_KEY`) so Django does not ask again.
+`RedirectFastPath` answers `GET|HEAD /<code>` itself when visit.lua says "ok" — cached, active,
+no password, under its max-clicks gate — and counts the click. One round trip: the per-IP
+redirect limit (ratelimit, issue #5) and visit.lua run as one chained script (core/lua.py), and
+a refused request counts nothing. A cached unknown code gets its 404 page here too, from a page
+Django rendered once (shortener/fast404.py): a scan of random codes stays cheap. Everything
+else goes to Django unchanged, which does the full logic (shortener/redirect.py): a miss (fill
+lease, PostgreSQL), a password, a 410, Redis down or its breaker open, any other path or
+method. When it falls through after asking Redis, it leaves the answer in the environ
+(`redirect.ENVIRON_KEY`) so Django does not ask again.
 
 What Django would have done and this must still do: refuse a Host not in ALLOWED_HOSTS (falls
 through: Django answers 400), leave `SECURE_SSL_REDIRECT` to Django (falls through on plain
@@ -16,7 +19,7 @@ http), send HSTS on https. The redirect's own headers are the same as Django's (
 Content-Type, X-Content-Type-Options, X-Frame-Options and Cross-Origin-Opener-Policy, which
 Django's middleware adds to every response. A 3xx with an empty body is never rendered, sniffed
 or framed (the browser follows it, and those checks apply to the page it ends on), and gunicorn
-validates every header with regexes: four headers fewer is ~10 % of this path's CPU.
+validates every header it sends with regexes.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from django.http.request import split_domain_port, validate_host
 from ratelimit.services import Refusal, check_failed, prepare_check, run_check, settle_check
 from shortener import cache, clicks
 from shortener.cache import RedisUnavailable
+from shortener.fast404 import NotFoundPages
 from shortener.redirect import ENVIRON_KEY, now_ms, redirect_headers
 
 CODE_PATH_RE = re.compile(r"/([A-Za-z0-9_-]{3,32})")
@@ -50,6 +54,7 @@ class RedirectFastPath:
 
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
+        self.not_found = NotFoundPages(app)
         # Read once, like Django's middleware reads its settings once per process.
         self.allowed_hosts = list(settings.ALLOWED_HOSTS)
         self._hosts_seen: dict[str, bool] = {}  # Host header -> allowed (a handful of values)
@@ -100,6 +105,12 @@ class RedirectFastPath:
             refused = settle_check(check, visit.limit_reply)
             if refused is not None:
                 return self._refuse(refused, start_response)
+        if visit.state == "none":  # a cached unknown code: the 404 page, without Django
+            page = self.not_found.answer(environ, match.group(1))
+            if page is not None:
+                status, headers, body = page
+                start_response(status, headers)
+                return [body]
         if visit.state != "ok":
             if visit.state not in ("miss", "gate"):
                 environ[ENVIRON_KEY] = visit  # settled: Django renders it without asking again

@@ -356,3 +356,48 @@ def test_head_through_the_fast_path_counts_nothing(wsgi_app):
 
     assert wsgi_get(wsgi_app, f"/{link.code}", method="HEAD")[0] == 302
     assert live_clicks(link) == 0
+
+
+@pytest.fixture
+def django_requests():
+    """How many requests reached Django (its WSGI handler sends request_started)."""
+    seen: list[object] = []
+
+    def started(**kwargs: object) -> None:
+        seen.append(kwargs)
+
+    request_started.connect(started)
+    yield seen
+    request_started.disconnect(started)
+
+
+def test_a_cached_unknown_code_gets_djangos_404_page_without_django(
+    client, wsgi_app, django_requests
+):
+    assert wsgi_get(wsgi_app, "/NoSuchCode")[0] == 404  # a miss: Django, a negative entry
+    assert wsgi_get(wsgi_app, "/NoSuchCode")[0] == 404  # cached: the page is rendered once
+    assert [started["environ"]["PATH_INFO"] for started in django_requests[1:]] == ["/Zz0code0zZ"]
+    django_requests.clear()
+
+    status, headers, body = wsgi_get(wsgi_app, "/NoSuchCode")  # cached: the fast path
+
+    assert django_requests == []
+    assert status == 404
+    reference = client.get("/NoSuchCode")  # Django's own answer
+    assert body == reference.content
+    assert b"There is no short link /NoSuchCode" in body
+    assert headers == {name: value for name, value in reference.items()}
+    assert headers["Cache-Control"] == "no-store"
+    assert int(headers["Content-Length"]) == len(body)
+    head_status, head_headers, head_body = wsgi_get(wsgi_app, "/NoSuchCode", method="HEAD")
+    assert (head_status, head_body, head_headers) == (404, b"", headers)
+
+
+def test_a_signed_in_visitor_or_a_route_name_gets_the_404_from_django(wsgi_app, django_requests):
+    wsgi_get(wsgi_app, "/NoSuchCode")
+    wsgi_get(wsgi_app, "/Shortener")  # "/shortener/" is a page: Django may redirect
+    django_requests.clear()
+    wsgi_get(wsgi_app, "/NoSuchCode", HTTP_COOKIE="sessionid=abc")
+    assert len(django_requests) == 1
+    assert wsgi_get(wsgi_app, "/Shortener")[0] == 404
+    assert len(django_requests) == 2
