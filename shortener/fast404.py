@@ -10,8 +10,8 @@ the code swapped in. Codes match `[A-Za-z0-9_-]{3,32}`: nothing to escape in HTM
 
 Left to Django: a visitor with a session cookie (the page greets a signed-in user by name), a
 code that is a route's first segment in any case (Django may redirect `/shortener` to
-`/shortener/`), a page Django answered with a cookie or other than 404 (never cached), and
-every other state (410, 503, password).
+`/shortener/`), a page Django answered with a cookie, a CSP nonce or other than 404 (never
+cached), and every other state (410, 503, password).
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class NotFoundPages:
                 close()  # request_finished: Django closes what the request opened
         headers = answered.get("headers", [])
         if not answered.get("status", "").startswith("404") or any(
-            name.lower() == "set-cookie" for name, _ in headers
+            name.lower() == "set-cookie" or "nonce-" in value for name, value in headers
         ):
-            return None
+            return None  # a cookie or a CSP nonce is for one response, not for everyone
         return _Page(answered["status"], headers, body)

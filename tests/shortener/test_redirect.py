@@ -401,3 +401,43 @@ def test_a_signed_in_visitor_or_a_route_name_gets_the_404_from_django(wsgi_app, 
     assert len(django_requests) == 1
     assert wsgi_get(wsgi_app, "/Shortener")[0] == 404
     assert len(django_requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "header"),
+    [
+        ("404 Not Found", ("Set-Cookie", "csrftoken=abc; Path=/")),
+        ("404 Not Found", ("Content-Security-Policy", "script-src 'nonce-r4nd0m'")),
+        ("200 OK", ("Cache-Control", "no-store")),
+    ],
+)
+def test_a_404_page_for_one_response_only_is_never_reused(status, header):
+    """A page with a cookie or a CSP nonce (or not a 404 at all) is Django's to answer, always."""
+    from shortener.fast404 import NotFoundPages
+
+    calls: list[str] = []
+
+    def app(environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        start_response(status, [("Content-Type", "text/html"), header])
+        return [b"<p>no /Zz0code0zZ</p>"]
+
+    pages = NotFoundPages(app)
+    environ = {"REQUEST_METHOD": "GET", "HTTP_HOST": "testserver", "wsgi.url_scheme": "http"}
+    assert pages.answer(environ, "NoSuchCode") is None
+    assert pages.answer(environ, "NoSuchCode") is None
+    assert calls == ["/Zz0code0zZ"]  # asked once per Host: the verdict is remembered too
+
+
+def test_a_plain_404_page_is_reused_with_the_code_swapped_in():
+    from shortener.fast404 import NotFoundPages
+
+    def app(environ, start_response):
+        start_response("404 Not Found", [("Content-Type", "text/html"), ("Content-Length", "22")])
+        return [b"<p>no /Zz0code0zZ</p>"]
+
+    status, headers, body = NotFoundPages(app).answer(
+        {"REQUEST_METHOD": "GET", "HTTP_HOST": "testserver", "wsgi.url_scheme": "http"}, "abc"
+    )
+    assert (status, body) == ("404 Not Found", b"<p>no /abc</p>")
+    assert headers == [("Content-Type", "text/html"), ("Content-Length", "14")]
