@@ -8,12 +8,15 @@ script and the shortener's visit.lua as one script, built here from their unchan
 becomes a local function of the chained script, called with its own slice of KEYS and ARGV.
 
     EVALSHA <chained> <k1 + k2> <first's keys> <then's keys>
-            <k1> <a1> <mode> <first's args> <then's args>
+            <first's args> <then's args> <k1> <a1> <mode>
 
-`first` must answer a table whose first element is 1 (admitted) or 0 (refused), as every
-rate-limit script does. The chained script answers `{first's reply, then's reply}`, or
-`{first's reply}` alone when `first` refused and `mode` is "enforce" (`then` did not run: a
-refused redirect counts no click). With mode "shadow", `then` runs whatever `first` said.
+`first` gets the script's own KEYS and ARGV, unsliced: its keys and arguments come first, so it
+must only read its own (fixed indexes, no `#KEYS`/`#ARGV`; every rate-limit script is so). That
+spares copying on the hot path; only `then` gets tables of its own slice. `first` must answer a
+table whose first element is 1 (admitted) or 0 (refused), as every rate-limit script does. The
+chained script answers `{first's reply, then's reply}`, or `{first's reply}` alone when `first`
+refused and `mode` is "enforce" (`then` did not run: a refused redirect counts no click). With
+mode "shadow", `then` runs whatever `first` said.
 
 Both run atomically, in one script. Redis Cluster refuses a script whose keys lie in different
 slots (CROSSSLOT): a chain is for keys on one node (one Redis, or keys sharing a hash tag).
@@ -33,18 +36,15 @@ local function then_(KEYS, ARGV)
 {then}
 end
 
-local nk, na = tonumber(ARGV[1]), tonumber(ARGV[2])
-local fk, fa, tk, ta = {{}}, {{}}, {{}}, {{}}
-for i = 1, #KEYS do
-  if i <= nk then fk[#fk + 1] = KEYS[i] else tk[#tk + 1] = KEYS[i] end
-end
-for i = 4, #ARGV do
-  if i <= 3 + na then fa[#fa + 1] = ARGV[i] else ta[#ta + 1] = ARGV[i] end
-end
-local verdict = first(fk, fa)
-if verdict[1] == 0 and ARGV[3] == 'enforce' then
+local n = #ARGV
+local nk, na, mode = tonumber(ARGV[n - 2]), tonumber(ARGV[n - 1]), ARGV[n]
+local verdict = first(KEYS, ARGV)
+if verdict[1] == 0 and mode == 'enforce' then
   return {{verdict}}
 end
+local tk, ta = {{}}, {{}}
+for i = nk + 1, #KEYS do tk[#tk + 1] = KEYS[i] end
+for i = na + 1, n - 3 do ta[#ta + 1] = ARGV[i] end
 return {{verdict, then_(tk, ta)}}
 """
 
@@ -68,5 +68,5 @@ def chain_args(
     if mode not in ("enforce", "shadow"):
         raise ValueError(f"mode must be 'enforce' or 'shadow', not {mode!r}")
     keys = [*first_keys, *then_keys]
-    args = [len(first_keys), len(first_args), mode, *first_args, *then_args]
+    args = [*first_args, *then_args, len(first_keys), len(first_args), mode]
     return keys, args

@@ -12,9 +12,9 @@ from core.redis import get_redis
 FIRST = """
 local used = redis.call('INCR', KEYS[1])
 if used > tonumber(ARGV[1]) then
-  return {0, #KEYS, #ARGV}
+  return {0, KEYS[1], ARGV[1]}
 end
-return {1, #KEYS, #ARGV}
+return {1, KEYS[1], ARGV[1]}
 """
 # Echoes what it was given, and counts its own runs in KEYS[2].
 THEN = """
@@ -36,15 +36,15 @@ def run(mode: str, budget: int) -> list:
 
 
 def test_then_runs_with_its_own_keys_and_args_when_first_admits():
-    assert run("enforce", budget=1) == [[1, 1, 1], ["t:a", "t:runs", "x", "y", 2, 2]]
+    assert run("enforce", budget=1) == [[1, "t:used", "1"], ["t:a", "t:runs", "x", "y", 2, 2]]
 
 
 def test_a_refusal_skips_then_in_enforce_mode_only():
     run("enforce", budget=1)
-    assert run("enforce", budget=1) == [[0, 1, 1]]
+    assert run("enforce", budget=1) == [[0, "t:used", "1"]]
     assert get_redis().get("t:runs") == "1"  # the refused call did not reach `then`
     refused, ran = run("shadow", budget=1)
-    assert refused == [0, 1, 1] and ran[:2] == ["t:a", "t:runs"]
+    assert refused == [0, "t:used", "1"] and ran == ["t:a", "t:runs", "x", "y", 2, 2]
     assert get_redis().get("t:runs") == "2"
 
 
