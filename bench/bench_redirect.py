@@ -82,7 +82,7 @@ def _free_port() -> int:
 
 def _start_server(name: str, app: str, *, workers: int, env: dict[str, str], logs: Path) -> Server:
     """gunicorn with the settings every server in this benchmark shares: `workers` sync workers,
-    no access log, warnings only, the default backlog (2048), no --preload."""
+    no access log, warnings only, the default backlog (2048), no --preload, no control socket."""
     port = _free_port()
     log = logs / f"{name}.log"
     command = [
@@ -98,6 +98,9 @@ def _start_server(name: str, app: str, *, workers: int, env: dict[str, str], log
         "sync",
         "--log-level",
         "warning",
+        # gunicorn 27's control socket has one default path per user: three servers started
+        # side by side would fight over it (an error line in the log). None is needed here.
+        "--no-control-socket",
         "--chdir",
         str(REPO),
     ]

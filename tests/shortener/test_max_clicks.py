@@ -59,7 +59,7 @@ def gunicorn_url() -> Iterator[tuple[str, int]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
          "--workers", "3", "--threads", "4", "--worker-class", "gthread",
-         "--log-level", "warning"],
+         "--log-level", "warning", "--no-control-socket"],
         cwd=ROOT, env=env,
     )  # fmt: skip
     try:
