@@ -6,6 +6,13 @@
                   same answer: the floor under the shortener's cache-miss path.
     GET /static   a constant 302 with no I/O: the floor of gunicorn + the load generator.
 
+`limited_application` is the same app with the shortener's per-IP redirect limit in front, the
+least a rate-limited redirect must do: one EVALSHA running the limiter's own script
+(ratelimit/lua/<algorithm>.lua, the policy's ARGV) chained with the `GET` by core/lua.py, as the
+fast path chains it with visit.lua. The client is the rightmost X-Forwarded-For entry (the
+benchmark's load balancer), else REMOTE_ADDR. A refusal is a 429. Configured by BENCH_LIMIT_
+ALGORITHM and BENCH_LIMIT_ARGS (comma-separated) from bench/bench_redirect.py.
+
 No framework, no middleware, no click counting, no expiry rules: everything the real redirect does
 beyond this is what it costs. It is served by gunicorn with the same settings as config.wsgi.
 Configured by the environment that bench/bench_redirect.py gives it (not Django's settings, so
@@ -21,9 +28,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import redis
+
+from core.lua import chain, chain_args  # no Django: plain string building
 
 KEY_PREFIX = "bench:redirect:"
 
@@ -73,6 +83,42 @@ def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
     if url is None and _DSN:
         url = _long_url_from_database(code) or ""
         _redis.set(key, url, ex=_TTL if url else _NEGATIVE_TTL)
+    if not url:
+        return _not_found(start_response)
+    return _redirect(start_response, url)
+
+
+_LIMIT_ALGORITHM = os.environ.get("BENCH_LIMIT_ALGORITHM", "gcra")
+_LIMIT_ARGS = [int(x) for x in os.environ.get("BENCH_LIMIT_ARGS", "600,60000000,200,1").split(",")]
+_LIMITED_GET = _redis.register_script(
+    chain(
+        first=(Path(__file__).resolve().parents[1] / "ratelimit" / "lua")
+        .joinpath(f"{_LIMIT_ALGORITHM}.lua")
+        .read_text(),
+        then="return redis.call('GET', KEYS[1])",
+    )
+)
+_REFUSED_HEADERS = [("Content-Type", "text/plain"), ("Content-Length", "0"), ("Retry-After", "1")]
+
+
+def limited_application(environ: dict, start_response: Callable) -> Iterable[bytes]:
+    code = environ.get("PATH_INFO", "/")[1:]
+    if code == "static":
+        return _redirect(start_response, "https://example.com/")
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
+    client = forwarded.rsplit(",", 1)[-1].strip() if forwarded else environ.get("REMOTE_ADDR")
+    keys, args = chain_args(
+        first_keys=[f"bench:rl:{{redirect:{client}}}:{_LIMIT_ALGORITHM}"],
+        first_args=_LIMIT_ARGS,
+        then_keys=[KEY_PREFIX + code],
+        then_args=[],
+        mode="enforce",
+    )
+    reply = _LIMITED_GET(keys=keys, args=args)
+    if len(reply) == 1:
+        start_response("429 Too Many Requests", _REFUSED_HEADERS)
+        return _EMPTY
+    url = reply[1]
     if not url:
         return _not_found(start_response)
     return _redirect(start_response, url)

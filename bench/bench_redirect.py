@@ -8,8 +8,9 @@ both served by gunicorn with the same settings in the same run (issue #4).
 Goals: cached redirects at >= 0.8x the baseline's peak throughput, and p99 < 10 ms at half of our
 peak. Also measured, without a goal: the cache-miss path (PostgreSQL, then the cache is filled),
 the negative cache (unknown codes), codes drawn from a Zipf distribution (from a cold cache, and
-warm against the seed's 12,000 redirects/s), and, once shortener/fastpath.py exists, Django's own
-redirect view without the fast path.
+warm against the seed's 12,000 redirects/s), the cached peak against a second baseline that also
+runs the per-IP redirect limit (issue #5) in the same round trip ("baseline+limit"), and, once
+shortener/fastpath.py exists, Django's own redirect view without the fast path.
 
 Method (docs/benchmarks.md, "Redirects", says why):
 - Links are created in the dev database (DATABASE_URL, no owner) with `bulk_create` and deleted
@@ -384,6 +385,11 @@ def _environment() -> dict[str, str]:
     from django.conf import settings
     from psycopg.conninfo import make_conninfo
 
+    from ratelimit.algorithms import script_args
+    from ratelimit.policies import policy_for
+
+    redirect_policy = policy_for("redirect")
+
     database = settings.DATABASES["default"]
     dsn = make_conninfo(
         host=database.get("HOST") or "",
@@ -399,6 +405,18 @@ def _environment() -> dict[str, str]:
         "BENCH_BASELINE_DSN": dsn,
         "BENCH_CACHE_SECONDS": str(settings.SHORTENER_CACHE_SECONDS),
         "BENCH_NEGATIVE_CACHE_SECONDS": str(settings.SHORTENER_NEGATIVE_CACHE_SECONDS),
+        # baseline+limit runs the redirect policy's own script with its own ARGV.
+        "BENCH_LIMIT_ALGORITHM": redirect_policy.algorithm,
+        "BENCH_LIMIT_ARGS": ",".join(
+            str(arg)
+            for arg in script_args(
+                algorithm=redirect_policy.algorithm,
+                limit=redirect_policy.limit,
+                window_seconds=redirect_policy.window,
+                burst=redirect_policy.burst,
+                cost=1,
+            )
+        ),
         # Behind a load balancer: believe 127.0.0.1's X-Forwarded-For, so the load generator's
         # requests come from thousands of clients (bench/loadgen.py), as in production.
         "RATELIMIT_TRUSTED_PROXIES": "127.0.0.1/32",
@@ -438,7 +456,12 @@ def main(
     _require_wrk()
     run = f"{time.time_ns():x}"
     fast_path = _shortener_module("fastpath") is not None
-    apps = {"ours": "config.wsgi:application", "baseline": "bench.baseline_wsgi:application"}
+    apps = {
+        "ours": "config.wsgi:application",
+        "baseline": "bench.baseline_wsgi:application",
+        # The baseline plus the per-IP redirect limit (issue #5), chained in one EVALSHA.
+        "baseline+limit": "bench.baseline_wsgi:limited_application",
+    }
     if fast_path:  # Django's own redirect view, without the fast path in front of it
         apps["django"] = "django.core.wsgi:get_wsgi_application()"
     say = print if verbose else (lambda *_: None)
@@ -503,8 +526,9 @@ def _measure(
     say: Any,
 ) -> list[Result]:
     ours, baseline = servers["ours"], servers["baseline"]
+    limited = servers["baseline+limit"]
     django = servers.get("django")
-    sides = [ours, baseline] + ([django] if django else [])
+    sides = [ours, baseline, limited] + ([django] if django else [])
     notes: list[str] = []
 
     probe = hot[0]
@@ -703,6 +727,15 @@ def _measure(
             if result["goal"] is not None:
                 result["met"] = False
         say("  goals not met: ours did not always answer as a redirect should (notes above)")
+    results.append(
+        report(
+            "redirect.hit vs bare + per-IP limit",
+            best_peak["ours"].rate,
+            best_peak["baseline+limit"].rate,
+            "req/s",
+            "bare WSGI + limit + GET, one EVALSHA",
+        )
+    )
     if django:
         results.append(
             report(
