@@ -243,7 +243,10 @@ def _plan(scope: str) -> _ScopePlan:
                 )
             ),
             script=SCRIPTS[policy.algorithm],
-            key_prefix=f"rl:{{{tag_safe(scope)}:",
+            # algorithms.redis_key owns the layout: its key for "<scope>:" less the suffix.
+            key_prefix=redis_key(algorithm=policy.algorithm, key=f"{scope}:").removesuffix(
+                key_suffix(policy.algorithm)
+            ),
             key_suffix=key_suffix(policy.algorithm),
             redis_url=_url(),
         )
