@@ -1,6 +1,6 @@
 """The baseline of bench/bench_redirect.py: the least a WSGI app can do to serve a cached redirect.
 
-    GET /{code}   one Redis GET of `bench:redirect:{code}`; a URL -> 302 with Location, "" -> 404
+    GET /{code}   one Redis GET of `bench:redirect:{code}`; a URL -> 302, "" -> 404
                   (negative cache). On a miss (key absent) and only if BENCH_BASELINE_DSN is set:
                   one indexed SELECT on shortener_link, one SET with the shortener's TTLs, then the
                   same answer: the floor under the shortener's cache-miss path.
@@ -13,11 +13,15 @@ fast path chains it with visit.lua. The client is the rightmost X-Forwarded-For 
 benchmark's load balancer), else REMOTE_ADDR. A refusal is a 429. Configured by BENCH_LIMIT_
 ALGORITHM and BENCH_LIMIT_ARGS (comma-separated) from bench/bench_redirect.py.
 
+Every 302 is "the same redirect" as ours (issue #4): Location, then the headers the shortener
+sends with a 302 (Cache-Control, Referrer-Policy; BENCH_REDIRECT_HEADERS, a JSON list of pairs
+from shortener.redirect.redirect_headers), and Content-Length.
+
 No framework, no middleware, no click counting, no expiry rules: everything the real redirect does
 beyond this is what it costs. It is served by gunicorn with the same settings as config.wsgi.
 Configured by the environment that bench/bench_redirect.py gives it (not Django's settings, so
 nothing of Django is imported): BENCH_REDIS_URL, BENCH_BASELINE_DSN, BENCH_CACHE_SECONDS,
-BENCH_NEGATIVE_CACHE_SECONDS.
+BENCH_NEGATIVE_CACHE_SECONDS, BENCH_REDIRECT_HEADERS.
 
 redis-py with hiredis (installed from requirements.txt, picked up automatically). One connection
 pool per process: gunicorn imports this module in each worker after the fork (no --preload), and
@@ -26,6 +30,7 @@ a sync worker serves one request at a time, so each pool holds one connection.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -48,12 +53,18 @@ _TTL = int(os.environ.get("BENCH_CACHE_SECONDS", "3600"))
 _NEGATIVE_TTL = int(os.environ.get("BENCH_NEGATIVE_CACHE_SECONDS", "60"))
 _database: Any = None  # one psycopg connection per process, opened on the first miss
 
+# The headers after Location in ours' 302, as [[name, value], ...].
+_REDIRECT_HEADERS = [
+    (name, value) for name, value in json.loads(os.environ.get("BENCH_REDIRECT_HEADERS", "[]"))
+]
+_REDIRECT_HEADERS.append(("Content-Length", "0"))
+
 _EMPTY: list[bytes] = []
 _NOT_FOUND_HEADERS = [("Content-Type", "text/plain"), ("Content-Length", "0")]
 
 
 def _redirect(start_response: Callable, url: str) -> Iterable[bytes]:
-    start_response("302 Found", [("Location", url), ("Content-Length", "0")])
+    start_response("302 Found", [("Location", url), *_REDIRECT_HEADERS])
     return _EMPTY
 
 

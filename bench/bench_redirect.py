@@ -36,6 +36,7 @@ import bisect
 import contextlib
 import importlib.util
 import itertools
+import json
 import os
 import random
 import resource
@@ -140,6 +141,12 @@ def _stop(server: Server) -> None:
 
 def _get(port: int, path: str) -> tuple[int, str | None]:
     """One GET; (status, Location)."""
+    status, headers = _get_headers(port, path)
+    return status, headers.get("location")
+
+
+def _get_headers(port: int, path: str) -> tuple[int, dict[str, str]]:
+    """One GET; (status, {lower-case header name: value}) without the ones gunicorn adds."""
     import http.client
 
     connection = http.client.HTTPConnection(HOST, port, timeout=5)
@@ -148,7 +155,10 @@ def _get(port: int, path: str) -> tuple[int, str | None]:
         connection.request("GET", path, headers={"X-Forwarded-For": "198.19.255.254"})
         response = connection.getresponse()
         response.read()
-        return response.status, response.getheader("Location")
+        headers = {name.lower(): value for name, value in response.getheaders()}
+        for name in ("date", "server", "connection"):
+            headers.pop(name, None)
+        return response.status, headers
     finally:
         connection.close()
 
@@ -387,8 +397,15 @@ def _environment() -> dict[str, str]:
 
     from ratelimit.algorithms import script_args
     from ratelimit.policies import policy_for
+    from shortener.redirect import redirect_headers
 
     redirect_policy = policy_for("redirect")
+    # The baseline returns the same redirect as ours: the headers ours sends with a 302.
+    same_headers = [
+        [name, value]
+        for name, value in redirect_headers(location="", redirect_type=302)
+        if name != "Location"
+    ]
 
     database = settings.DATABASES["default"]
     dsn = make_conninfo(
@@ -405,6 +422,7 @@ def _environment() -> dict[str, str]:
         "BENCH_BASELINE_DSN": dsn,
         "BENCH_CACHE_SECONDS": str(settings.SHORTENER_CACHE_SECONDS),
         "BENCH_NEGATIVE_CACHE_SECONDS": str(settings.SHORTENER_NEGATIVE_CACHE_SECONDS),
+        "BENCH_REDIRECT_HEADERS": json.dumps(same_headers),
         # baseline+limit runs the redirect policy's own script with its own ARGV.
         "BENCH_LIMIT_ALGORITHM": redirect_policy.algorithm,
         "BENCH_LIMIT_ARGS": ",".join(
@@ -536,6 +554,12 @@ def _measure(
         problem = _check(server, f"/{probe.code}", status=302, location=probe.long_url)
         if problem:
             notes.append(problem)
+    # "The same redirect" (issue #4): the baselines must answer with ours' headers.
+    _status, our_headers = _get_headers(ours.port, f"/{probe.code}")
+    for server in (baseline, limited):
+        _status, headers = _get_headers(server.port, f"/{probe.code}")
+        if headers != our_headers:
+            notes.append(f"{server.name} sent {headers}, not ours' {our_headers}")
     for note in notes:
         say(f"  NOTE: {note} (the figures below measure that answer)")
     # The probe filled the caches for one code: that is one request of the miss runs below.

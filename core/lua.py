@@ -42,10 +42,8 @@ local verdict = first(KEYS, ARGV)
 if verdict[1] == 0 and mode == 'enforce' then
   return {{verdict}}
 end
-local tk, ta = {{}}, {{}}
-for i = nk + 1, #KEYS do tk[#tk + 1] = KEYS[i] end
-for i = na + 1, n - 3 do ta[#ta + 1] = ARGV[i] end
-return {{verdict, then_(tk, ta)}}
+-- unpack copies a slice in C: ~2 us less per call than a Lua loop (docs/benchmarks.md).
+return {{verdict, then_({{unpack(KEYS, nk + 1)}}, {{unpack(ARGV, na + 1, n - 3)}})}}
 """
 
 

@@ -51,3 +51,12 @@ def test_a_refusal_skips_then_in_enforce_mode_only():
 def test_an_unknown_mode_is_refused_before_redis():
     with pytest.raises(ValueError, match="enforce"):
         lua.chain_args(first_keys=[], first_args=[], then_keys=[], then_args=[], mode="maybe")
+
+
+def test_then_with_no_args_gets_empty_tables():
+    # The slices are cut with unpack: an empty slice must be an empty table, not the rest.
+    keys, args = lua.chain_args(
+        first_keys=["t:used"], first_args=[5], then_keys=[], then_args=[], mode="enforce"
+    )
+    script = get_redis().register_script(lua.chain(first=FIRST, then="return {#KEYS, #ARGV}"))
+    assert script(keys=keys, args=args) == [[1, "t:used", "5"], [0, 0]]
