@@ -208,6 +208,9 @@ SHORTENER_BLOCKED_DOMAINS = env.list(
 )
 SHORTENER_CACHE_SECONDS = env.int("SHORTENER_CACHE_SECONDS", default=3600)  # cache-aside TTL
 SHORTENER_NEGATIVE_CACHE_SECONDS = env.int("SHORTENER_NEGATIVE_CACHE_SECONDS", default=60)
+# Cache a new link as it is created, so its first clicks are hits (docs/shortener.md, "Warm on
+# create"); costs Redis memory for links created in the last SHORTENER_CACHE_SECONDS.
+SHORTENER_CACHE_ON_CREATE = env.bool("SHORTENER_CACHE_ON_CREATE", default=True)
 SHORTENER_CLICK_FLUSH_SECONDS = env.float("SHORTENER_CLICK_FLUSH_SECONDS", default=5.0)
 SHORTENER_BULK_MAX = 1000
 # Redis slots (hash tags) the shortener spreads its keys over; change only after a drained flush.

@@ -20,7 +20,7 @@ and is the number of streams and counters the flush walks. Change it only with t
 
 Scripts (shortener/lua/, loaded once per process with `register_script`, run with EVALSHA):
 visit.lua is the whole cached redirect in one round trip; fill.lua fills after a miss if the
-lease is still ours; gate_begin/gate_set.lua initialise a max-clicks gate under a lease of its
+lease is still ours; prime.lua caches a link just created (same lease rule); gate_begin/gate_set.lua initialise a max-clicks gate under a lease of its
 own; seal/close/pending/reconcile/ack.lua are the flush (shortener/clicks.py).
 
 Cache-aside with fill leases (Facebook, "Scaling Memcache", 2013). The classic race: a reader
@@ -374,6 +374,60 @@ def fill_link(*, code: str, lease_token: str, link: CachedLink | None) -> bool:
         )
     )
     return bool(filled)
+
+
+def reserve_fills(*, codes: Sequence[str]) -> dict[str, str]:
+    """Take the fill lease of each new code, overriding any reader's: {code: our token}.
+
+    Call it after the INSERT and before the COMMIT (shortener.services): a reader that read
+    PostgreSQL before the commit (no row yet) then cannot fill a negative entry, and an update
+    committed before `cache_new_links` runs deletes our lease, which turns our fill into an
+    invalidation. {} when SHORTENER_CACHE_ON_CREATE is off or Redis is down: the links are then
+    only invalidated after the commit, as before (their first click is a miss). Never raises."""
+    if not codes or not settings.SHORTENER_CACHE_ON_CREATE:
+        return {}
+    tokens = {code: _new_token() for code in codes}
+    redis_client = client()
+
+    def reserve() -> None:
+        with redis_client.pipeline(transaction=False) as pipe:
+            for code, token in tokens.items():
+                pipe.set(keys_for(code).lease, token, px=LEASE_MS)
+            pipe.execute()
+
+    try:
+        guarded(reserve)
+    except RedisUnavailable as exc:
+        logger.warning("shortener: new links not cached (first clicks will miss): %s", exc)
+        return {}
+    return tokens
+
+
+def cache_new_links(*, links: Sequence[Link], tokens: dict[str, str]) -> None:
+    """After the COMMIT of `links`: cache each one whose lease we still hold (prime.lua), and
+    invalidate every other (a negative entry cached before the link existed must go). One round
+    trip. Never raises: if Redis is down, the entries expire by their TTLs (invalidate_link)."""
+    if not links:
+        return
+    run, redis_client, ttl = script("prime"), client(), settings.SHORTENER_CACHE_SECONDS
+
+    def prime() -> None:
+        with redis_client.pipeline(transaction=False) as pipe:
+            for link in links:
+                keys = keys_for(link.code)
+                values = CachedLink.from_link(link).values()
+                pairs = [item for pair in zip(_FIELDS, values, strict=True) for item in pair]
+                run(
+                    keys=[keys.lease, keys.link, keys.gate, keys.gate_lease],
+                    args=[tokens.get(link.code, ""), ttl, *pairs],
+                    client=pipe,
+                )
+            pipe.execute()
+
+    try:
+        guarded(prime)
+    except RedisUnavailable as exc:
+        logger.warning("shortener: could not cache %d new link(s): %s", len(links), exc)
 
 
 def invalidate_link(*, code: str) -> None:

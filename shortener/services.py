@@ -3,8 +3,9 @@
 Uniqueness of codes is the database's job (a unique index on `code`), never a prior SELECT: a
 random code that collides is redrawn, a taken alias is AliasTakenError (409) — under any
 concurrency, never a 500 and never two links with one code. Every change to a link invalidates
-its cached copy in Redis after the commit (shortener.cache), creation included: a code that was
-looked up before it existed sits in the negative cache.
+its cached copy in Redis after the commit (shortener.cache). A new link is cached instead, so
+its first clicks are hits (a code looked up before it existed sits in the negative cache: that
+entry goes too); the fill lease taken between INSERT and COMMIT keeps it as safe as a fill.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def create_link(
         try:
             with transaction.atomic():
                 link.save(force_insert=True)
+                tokens = cache.reserve_fills(codes=[link.code])  # the code is ours: see cache
         except IntegrityError as exc:
             violated = _violated(exc)
             if violated == "shortener_link_pkey":
@@ -64,7 +66,7 @@ def create_link(
                 raise _alias_taken(link.code) from None
             link.code = random_code(length=_code_length())
             continue
-        transaction.on_commit(lambda code=link.code: cache.invalidate_link(code=code))
+        transaction.on_commit(lambda: cache.cache_new_links(links=[link], tokens=tokens))
         return link
     raise ConflictError("Could not allocate a short code; try again.", code="code_unavailable")
 
@@ -120,8 +122,9 @@ def create_links_bulk(
         for index in pending:
             error = ConflictError("Could not allocate a short code.", code="code_unavailable")
             results[index] = BulkItemResult(index, 409, error=error)
-        codes = [r.link.code for r in results.values() if r.link is not None]
-        transaction.on_commit(lambda: cache.invalidate_links(codes=codes))  # one round trip
+        created = [r.link for r in results.values() if r.link is not None]
+        tokens = cache.reserve_fills(codes=[link.code for link in created])
+        transaction.on_commit(lambda: cache.cache_new_links(links=created, tokens=tokens))
     return [results[index] for index in range(len(items))]
 
 

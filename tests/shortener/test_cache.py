@@ -11,7 +11,7 @@ import pytest
 from shortener import cache, services
 from shortener.clicks import Visitor
 from shortener.models import Link
-from tests.shortener.factories import LinkFactory
+from tests.shortener.factories import LinkFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -65,6 +65,68 @@ def test_creating_a_link_under_a_negatively_cached_alias_makes_it_work_at_once(
         services.create_link(owner=None, long_url="https://example.com/new", alias="fresh-alias")
 
     assert client.get("/fresh-alias")["Location"] == "https://example.com/new"
+
+
+def test_a_new_link_is_cached_as_it_is_created_so_its_first_click_is_a_hit(
+    client, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        link = services.create_link(owner=None, long_url="https://example.com/first")
+
+    assert cached_fields(link.code)["url"] == "https://example.com/first"
+    assert cache.client().exists(cache.keys_for(link.code).lease) == 0  # lease released
+    with django_assert_num_queries(0):
+        assert client.get(f"/{link.code}")["Location"] == "https://example.com/first"
+
+
+def test_links_created_in_bulk_are_cached_too(django_capture_on_commit_callbacks):
+    owner = UserFactory()
+    items = [{"long_url": f"https://example.com/bulk/{i}"} for i in range(50)]
+    with django_capture_on_commit_callbacks(execute=True):
+        results = services.create_links_bulk(owner=owner, items=items)
+
+    for result in results:
+        assert cached_fields(result.link.code)["url"] == result.link.long_url
+
+
+def test_with_cache_on_create_off_a_new_link_is_only_invalidated(
+    settings, django_capture_on_commit_callbacks
+):
+    settings.SHORTENER_CACHE_ON_CREATE = False
+    cache.client().hset(cache.keys_for("was-unknown").link, mapping={"id": "0"})  # negative
+    with django_capture_on_commit_callbacks(execute=True):
+        services.create_link(owner=None, long_url="https://example.com/x", alias="was-unknown")
+
+    assert cached_fields("was-unknown") == {}
+
+
+def test_an_update_committed_before_the_new_link_is_cached_wins():
+    """Create commits; an update commits and invalidates before the creator's cache_new_links
+    runs: the creator's copy is the old row and must not be cached."""
+    link = LinkFactory(long_url="https://example.com/as-created")
+    tokens = cache.reserve_fills(codes=[link.code])  # between INSERT and COMMIT
+    Link.objects.filter(pk=link.pk).update(long_url="https://example.com/updated")
+    cache.invalidate_link(code=link.code)  # the update's on_commit
+
+    cache.cache_new_links(links=[link], tokens=tokens)
+
+    assert cached_fields(link.code) == {}
+
+
+def test_a_reader_that_saw_no_row_before_the_commit_cannot_fill_a_negative_entry():
+    """A reader misses the new code before the creator commits, takes the fill lease and reads
+    PostgreSQL (no row yet); the creator takes the lease over, commits and caches the link;
+    the reader's negative fill comes last and must be refused."""
+    reader = cache.visit(code="racy-code", now_ms=0, count=False, visitor=PERSON, take_lease=True)
+    assert reader.state == "miss" and reader.lease_token
+
+    link = LinkFactory(code="racy-code", long_url="https://example.com/racy")
+    tokens = cache.reserve_fills(codes=[link.code])
+    cache.cache_new_links(links=[link], tokens=tokens)
+    late = cache.fill_link(code="racy-code", lease_token=reader.lease_token, link=None)
+
+    assert late is False
+    assert cached_fields("racy-code")["url"] == "https://example.com/racy"
 
 
 def test_an_update_is_seen_by_the_next_redirect(client, django_capture_on_commit_callbacks):
@@ -181,6 +243,21 @@ def test_invalidation_does_not_raise_when_redis_is_down(settings, caplog):
     cache.invalidate_links(codes=["abc1234", "def5678"])  # breaker open: skipped at once
 
     assert "could not invalidate" in caplog.text
+
+
+def test_creation_works_when_redis_is_down_and_the_link_is_simply_not_cached(
+    settings, caplog, django_capture_on_commit_callbacks
+):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        link = services.create_link(owner=None, long_url="https://example.com/offline")
+
+    assert Link.objects.filter(code=link.code).exists()
+    assert "first clicks will miss" in caplog.text
 
 
 def test_the_keys_one_script_touches_share_a_hash_tag_and_codes_spread_over_slots():
