@@ -90,7 +90,7 @@ def resolve_visit(
     """The state of `code` for this visit, counting it if `count` and the link is open.
 
     Redis first (one EVALSHA on a hit). On a miss: take the fill lease, read PostgreSQL, fill
-    the cache if the lease still holds (cache.py), then apply the rules and count through the
+    the cache if the lease still holds (shortener.cache), then apply the rules and count through the
     same script (inline). Without the lease: wait for the filler a few ms, then read PostgreSQL
     without filling. `unlocked` is the row whose password the caller checked: counted inline.
     Redis down: `state_without_redis`. Never raises for Redis.

@@ -1,5 +1,5 @@
 """Reads of the URL shortener (pages and API). The redirect's own read path — Redis first, then
-PostgreSQL — lives in shortener/cache.py and shortener/redirect.py, where its speed is the point."""
+PostgreSQL — lives in shortener/cache/ and shortener/redirect.py, where its speed is the point."""
 
 from __future__ import annotations
 

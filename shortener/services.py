@@ -66,7 +66,9 @@ def create_link(
                 raise _alias_taken(link.code) from None
             link.code = random_code(length=_code_length())
             continue
-        transaction.on_commit(lambda: cache.cache_new_links(links=[link], tokens=tokens))
+        transaction.on_commit(
+            lambda tokens=tokens: cache.cache_new_links(links=[link], tokens=tokens)
+        )
         return link
     raise ConflictError("Could not allocate a short code; try again.", code="code_unavailable")
 

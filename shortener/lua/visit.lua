@@ -1,6 +1,6 @@
 -- One visit to a short link, in one round trip (EVALSHA): read the cached link, apply the state
 -- rules and the max-clicks gate, count the click and append its event. Atomic, so the gate is
--- exact under any concurrency. See shortener/cache.py for the key layout.
+-- exact under any concurrency. See shortener/cache/__init__.py for the key layout.
 --
 -- KEYS: 1 link entry (hash)   2 gate (remaining clicks)   3 pending counters (hash)
 --       4 events (stream)     5 fill lease

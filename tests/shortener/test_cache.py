@@ -1,4 +1,4 @@
-"""The redirect's cache-aside (shortener/cache.py): hits without the database, the negative cache,
+"""The redirect's cache-aside (shortener/cache/): hits without the database, the negative cache,
 invalidation after the services' writes, and the fill lease that closes the stale-fill race."""
 
 from __future__ import annotations

@@ -247,7 +247,7 @@ def test_link_stats_reads_the_database_with_three_aggregate_queries(django_asser
 
 
 def test_a_stopped_flush_loses_the_oldest_events_but_never_a_count(monkeypatch):
-    monkeypatch.setattr(cache, "EVENTS_MAXLEN", 100)
+    monkeypatch.setattr(cache.visits, "EVENTS_MAXLEN", 100)  # where visit() reads it
     link = LinkFactory()
     person = clicks.Visitor(device="desktop", is_bot=False, referrer_host="")
     miss = cache.visit(code=link.code, now_ms=0, count=False, visitor=person, take_lease=True)

@@ -1,0 +1,180 @@
+"""The cached copy of a link: what it holds (`CachedLink`), filling it after a miss, caching a
+new link as it is created, invalidating it after a change, and the PostgreSQL read behind it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils.encoding import iri_to_uri
+
+from shortener.cache.keys import keys_for
+from shortener.cache.scripts import LEASE_MS, RedisUnavailable, _new_token, client, guarded, script
+from shortener.models import Link
+
+logger = logging.getLogger("shortener.cache")
+
+
+@dataclass(frozen=True, slots=True)
+class CachedLink:
+    """What the redirect needs of a Link: no password hash (POST reads it from PostgreSQL),
+    `location` already ASCII-safe for the Location header."""
+
+    id: int
+    location: str
+    redirect_type: int
+    expires_at_ms: int | None
+    has_password: bool
+    disabled: bool
+    max_clicks: int | None
+
+    @classmethod
+    def from_link(cls, link: Link) -> CachedLink:
+        expires = link.expires_at
+        return cls(
+            id=link.id,
+            location=iri_to_uri(link.long_url),
+            redirect_type=link.redirect_type,
+            expires_at_ms=None if expires is None else int(expires.timestamp() * 1000),
+            has_password=bool(link.password),
+            disabled=link.disabled,
+            max_clicks=link.max_clicks,
+        )
+
+    def values(self) -> list[str]:
+        """The entry's fields in visit.lua's order: id url type exp pw off max."""
+        return [
+            str(self.id),
+            self.location,
+            str(self.redirect_type),
+            "" if self.expires_at_ms is None else str(self.expires_at_ms),
+            "1" if self.has_password else "",
+            "1" if self.disabled else "",
+            "" if self.max_clicks is None else str(self.max_clicks),
+        ]
+
+
+_FIELDS = ("id", "url", "type", "exp", "pw", "off", "max")
+
+
+def fill_link(*, code: str, lease_token: str, link: CachedLink | None) -> bool:
+    """Cache `link` (None: a negative entry) if the fill lease still holds `lease_token`.
+    Returns whether it filled. Raises RedisUnavailable."""
+    keys = keys_for(code)
+    if link is None:
+        ttl, pairs = settings.SHORTENER_NEGATIVE_CACHE_SECONDS, ["id", "0"]
+    else:
+        ttl = settings.SHORTENER_CACHE_SECONDS
+        pairs = [item for pair in zip(_FIELDS, link.values(), strict=True) for item in pair]
+    run = script("fill")
+    redis_client = client()
+    filled = guarded(
+        lambda: run(
+            keys=[keys.lease, keys.link], args=[lease_token, ttl, *pairs], client=redis_client
+        )
+    )
+    return bool(filled)
+
+
+def reserve_fills(*, codes: Sequence[str]) -> dict[str, str]:
+    """Take the fill lease of each new code, overriding any reader's: {code: our token}.
+
+    Call it after the INSERT and before the COMMIT (shortener.services): a reader that read
+    PostgreSQL before the commit (no row yet) then cannot fill a negative entry, and an update
+    committed before `cache_new_links` runs deletes our lease, which turns our fill into an
+    invalidation. {} when SHORTENER_CACHE_ON_CREATE is off or Redis is down: the links are then
+    only invalidated after the commit, as before (their first click is a miss). Never raises."""
+    if not codes or not settings.SHORTENER_CACHE_ON_CREATE:
+        return {}
+    tokens = {code: _new_token() for code in codes}
+    redis_client = client()
+
+    def reserve() -> None:
+        with redis_client.pipeline(transaction=False) as pipe:
+            for code, token in tokens.items():
+                pipe.set(keys_for(code).lease, token, px=LEASE_MS)
+            pipe.execute()
+
+    try:
+        guarded(reserve)
+    except RedisUnavailable as exc:
+        logger.warning("shortener: new links not cached (first clicks will miss): %s", exc)
+        return {}
+    return tokens
+
+
+def cache_new_links(*, links: Sequence[Link], tokens: dict[str, str]) -> None:
+    """After the COMMIT of `links`: cache each one whose lease we still hold (prime.lua), and
+    invalidate every other (a negative entry cached before the link existed must go). One round
+    trip. Never raises: if Redis is down, the entries expire by their TTLs (invalidate_link)."""
+    if not links:
+        return
+    run, redis_client, ttl = script("prime"), client(), settings.SHORTENER_CACHE_SECONDS
+
+    def prime() -> None:
+        with redis_client.pipeline(transaction=False) as pipe:
+            for link in links:
+                keys = keys_for(link.code)
+                values = CachedLink.from_link(link).values()
+                pairs = [item for pair in zip(_FIELDS, values, strict=True) for item in pair]
+                run(
+                    keys=[keys.lease, keys.link, keys.gate, keys.gate_lease],
+                    args=[tokens.get(link.code, ""), ttl, *pairs],
+                    client=pipe,
+                )
+            pipe.execute()
+
+    try:
+        guarded(prime)
+    except RedisUnavailable as exc:
+        logger.warning("shortener: could not cache %d new link(s): %s", len(links), exc)
+
+
+def invalidate_link(*, code: str) -> None:
+    """Drop everything Redis holds about `code`: the entry (positive or negative), any fill in
+    progress (its lease: that fill will be refused) and the max-clicks gate with any
+    initialisation in progress (re-read from PostgreSQL on the next visit, so a changed
+    max_clicks applies). Pending click counts stay: keyed by link id, flushed as usual.
+
+    Call it after the change commits. Never raises: if Redis is down (or the breaker open) it
+    logs and returns; the entry then expires by its TTL (SHORTENER_CACHE_SECONDS) — a link
+    edited during an outage of a Redis that kept its data can redirect the old way until then.
+    """
+    invalidate_links(codes=[code])
+
+
+def invalidate_links(*, codes: Iterable[str]) -> None:
+    """`invalidate_link` for many codes in one round trip (bulk creation). Never raises."""
+    names = [name for code in codes for name in _link_key_names(code)]
+    if not names:
+        return
+    redis_client = client()
+
+    def delete() -> None:
+        # One DEL per code: its keys share a hash tag (Cluster-safe); different codes may not,
+        # so they are separate commands in one pipeline.
+        with redis_client.pipeline(transaction=False) as pipe:
+            for start in range(0, len(names), 4):
+                pipe.delete(*names[start : start + 4])
+            pipe.execute()
+
+    try:
+        guarded(delete)
+    except RedisUnavailable as exc:
+        logger.warning(
+            "shortener: could not invalidate %d cached link(s) (they expire by TTL): %s",
+            len(names) // 4,
+            exc,
+        )
+
+
+def _link_key_names(code: str) -> tuple[str, str, str, str]:
+    keys = keys_for(code)
+    return keys.link, keys.lease, keys.gate, keys.gate_lease
+
+
+def load_link(*, code: str) -> Link | None:
+    """The cache-aside read: the Link with `code` from PostgreSQL (one indexed SELECT)."""
+    return Link.objects.filter(code=code).first()
