@@ -218,7 +218,7 @@ def _clean_up(*, links: list[Any], unknown: list[str]) -> None:
     """Delete what this run made, through the shortener's own functions where it has them: the
     links (and any an earlier, crashed run left), their cache and negative entries
     (`cache.invalidate_links`), and the baseline's keys. If links were deleted, a click flush
-    follows: it drops their pending counts and events (shortener/clicks.py), so the dev Redis
+    follows: it drops their pending counts and events (shortener/clicks/), so the dev Redis
     keeps none of our clicks; it also applies anyone else's pending clicks, as Celery beat
     would. The ClickFlush rows it wrote are deleted too, unless a slot failed: a row only stops
     a batch that is still open in Redis being applied twice, and after a clean flush none is."""

@@ -40,7 +40,7 @@ app.conf.update(
     },
     # Apps add their periodic tasks here (see each app's tasks.py).
     beat_schedule={
-        # Write-behind click counts and events, Redis -> PostgreSQL (shortener/clicks.py).
+        # Write-behind click counts and events, Redis -> PostgreSQL (shortener/clicks/).
         # `expires`: a flush still queued when the next one is due is dropped, not run late:
         # a backed-up queue must not accumulate flushes (each one would find little to do).
         "shortener-flush-clicks": {

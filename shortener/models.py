@@ -1,7 +1,7 @@
 """A short link and its click analytics.
 
 `Link.clicks` and `Link.bot_hits` are projections flushed from Redis in batches (write-behind,
-see shortener/clicks.py); `ClickEvent` rows arrive the same way. Nothing on the redirect path
+see shortener/clicks/); `ClickEvent` rows arrive the same way. Nothing on the redirect path
 writes to PostgreSQL.
 """
 

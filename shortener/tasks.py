@@ -1,4 +1,4 @@
-"""Celery tasks of the URL shortener: thin, each one service call (shortener/clicks.py)."""
+"""Celery tasks of the URL shortener: thin, each one service call (shortener/clicks/)."""
 
 from dataclasses import asdict
 from typing import Any

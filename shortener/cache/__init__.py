@@ -27,7 +27,7 @@ Scripts (shortener/lua/, loaded once per process with `register_script`, run wit
 visit.lua is the whole cached redirect in one round trip; fill.lua fills after a miss if the
 lease is still ours; prime.lua caches a link just created (same lease rule); gate_begin and
 gate_set.lua initialise a max-clicks gate under a lease of its own; seal, close, pending,
-reconcile and ack.lua are the flush (shortener/clicks.py).
+reconcile and ack.lua are the flush (shortener/clicks/).
 
 Cache-aside with fill leases (Facebook, "Scaling Memcache", 2013). The classic race: a reader
 misses, reads the old row, a writer commits and invalidates, then the reader fills the cache with

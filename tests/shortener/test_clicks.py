@@ -1,4 +1,4 @@
-"""Write-behind click counting (shortener/clicks.py): Redis on the redirect, PostgreSQL in batches
+"""Write-behind click counting (shortener/clicks/): Redis on the redirect, PostgreSQL in batches
 through a real Celery worker, exactly once across retries and crashes; bots recorded apart;
 the stats read back."""
 
