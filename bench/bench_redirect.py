@@ -43,6 +43,7 @@ import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -592,6 +593,14 @@ def _measure(
         _verify(server, runs, expected="3xx", what="hit peak", notes=notes)
         label = f"hit peak, {server.name} (best of {PEAK_ROUNDS})"
         say(_describe(label, _best(runs)) + _rounds(runs))
+    # The same rounds as ratios within each round (ours and the baseline ran back to back): a
+    # box whose speed drifts during the run moves both sides of a round alike, so the median of
+    # these is steadier than best / best, which may pair a fast moment with a slow one.
+    paired = [a.rate / b.rate for a, b in zip(peak["ours"], peak["baseline"], strict=True)]
+    say(
+        f"  hit peak, ours / baseline within each round: median {statistics.median(paired):.3f}"
+        f"  (rounds: {' / '.join(f'{ratio:.3f}' for ratio in paired)})"
+    )
 
     # 3. p99 at half of our peak, open loop, both servers at the same rate.
     rate = _best(peak["ours"]).rate / 2
@@ -691,6 +700,7 @@ def _measure(
             goal=0.8,
         )
         | extra(best_peak["ours"])
+        | {"paired_ratios": [round(ratio, 3) for ratio in paired]}
         | note,
         report(
             f"redirect.hit.p99@{rate:,.0f}/s",
