@@ -4,9 +4,13 @@ invalidation after the services' writes, and the fill lease that closes the stal
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from collections.abc import Callable
 
 import pytest
+from django.db import connection
+from django.test import Client
 
 from shortener import cache, services
 from shortener.clicks import Visitor
@@ -127,6 +131,65 @@ def test_a_reader_that_saw_no_row_before_the_commit_cannot_fill_a_negative_entry
 
     assert late is False
     assert cached_fields("racy-code")["url"] == "https://example.com/racy"
+
+
+READERS = 6
+
+
+def _race_a_creation(alias: str, *, subnet: int) -> tuple[list[int], list[int]]:
+    """READERS threads ask for `/alias` in a loop (misses, fill leases, negative fills) while it
+    is created. Creation starts once every reader has had two answers (404s: the alias does not
+    exist yet), and the readers stop once each has had three answers to requests it sent after
+    create_link returned. Returns (statuses before, statuses after)."""
+    created, stop = threading.Event(), threading.Event()
+    before: list[int] = []
+    after: list[int] = []
+    answers_before = [0] * READERS
+    answers_after = [0] * READERS
+
+    def read(number: int) -> None:
+        reader = Client(REMOTE_ADDR=f"10.9.{subnet}.{number}")  # each its own per-IP limit
+        try:
+            while not stop.is_set():
+                sent_after = created.is_set()
+                status = reader.get(f"/{alias}").status_code
+                (after if sent_after else before).append(status)
+                (answers_after if sent_after else answers_before)[number] += 1
+        finally:
+            connection.close()
+
+    def wait_until(condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 20
+        while not condition():
+            assert time.monotonic() < deadline, "the readers stalled"
+            time.sleep(0.005)
+
+    readers = [threading.Thread(target=read, args=(number,)) for number in range(READERS)]
+    for thread in readers:
+        thread.start()
+    try:
+        wait_until(lambda: min(answers_before) >= 2)
+        services.create_link(owner=None, long_url=f"https://example.com/{alias}", alias=alias)
+        created.set()  # autocommit: the link is committed, and cached, by now
+        wait_until(lambda: min(answers_after) >= 3)
+    finally:
+        stop.set()
+        for thread in readers:
+            thread.join()
+    return before, after
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readers_racing_a_creation_never_keep_a_stale_404():
+    """Real commits and parallel connections: from the moment create_link returns, every answer
+    must be the redirect and the cached entry the link. Three rounds, to meet more interleavings."""
+    for round_number in range(3):
+        alias = f"racing-{round_number}"
+        before, after = _race_a_creation(alias, subnet=round_number)
+
+        assert 404 in before  # the readers did race a negative entry
+        assert set(after) == {302}, (alias, sorted(after))
+        assert cached_fields(alias)["url"] == f"https://example.com/{alias}"
 
 
 def test_an_update_is_seen_by_the_next_redirect(client, django_capture_on_commit_callbacks):
