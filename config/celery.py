@@ -48,6 +48,12 @@ app.conf.update(
             "schedule": settings.SHORTENER_CLICK_FLUSH_SECONDS,
             "options": {"queue": "clicks", "expires": settings.SHORTENER_CLICK_FLUSH_SECONDS},
         },
+        # Cache invalidations that Redis missed while unreachable (shortener.services' outbox).
+        "shortener-retry-invalidations": {
+            "task": "shortener.retry_invalidations",
+            "schedule": settings.SHORTENER_CLICK_FLUSH_SECONDS,
+            "options": {"expires": settings.SHORTENER_CLICK_FLUSH_SECONDS},
+        },
     },
 )
 app.autodiscover_tasks()

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.db import transaction
 
-from shortener import cache
-from shortener.models import ClickEvent, ClickFlush, Link
+from shortener import services
+from shortener.models import ClickEvent, ClickFlush, Link, PendingInvalidation
 
 
 @admin.register(Link)
@@ -21,20 +21,24 @@ class LinkAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # links are created through the rules (shortener.services), not here
 
-    # Admin edits bypass shortener.services, so they must drop the cached copy themselves.
+    # Admin edits bypass shortener.services' rules, so they must drop the cached copy
+    # themselves: through the services' outbox, in the admin's own transaction.
     def save_model(self, request, obj: Link, form, change) -> None:
-        super().save_model(request, obj, form, change)
-        transaction.on_commit(lambda: cache.invalidate_link(code=obj.code))
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            services.invalidate_after_commit(codes=[obj.code])
 
     def delete_model(self, request, obj: Link) -> None:
         code = obj.code
-        super().delete_model(request, obj)
-        transaction.on_commit(lambda: cache.invalidate_link(code=code))
+        with transaction.atomic():
+            super().delete_model(request, obj)
+            services.invalidate_after_commit(codes=[code])
 
     def delete_queryset(self, request, queryset) -> None:
         codes = list(queryset.values_list("code", flat=True))
-        super().delete_queryset(request, queryset)
-        transaction.on_commit(lambda: [cache.invalidate_link(code=c) for c in codes])
+        with transaction.atomic():
+            super().delete_queryset(request, queryset)
+            services.invalidate_after_commit(codes=codes)
 
 
 @admin.register(ClickEvent)
@@ -57,6 +61,22 @@ class ClickEventAdmin(admin.ModelAdmin):
 @admin.register(ClickFlush)
 class ClickFlushAdmin(admin.ModelAdmin):
     list_display = ("batch", "applied_at", "links", "clicks")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(PendingInvalidation)
+class PendingInvalidationAdmin(admin.ModelAdmin):
+    """Cache invalidations Redis has not done yet (shortener.services' outbox). Rows older than a
+    few seconds mean Redis is unreachable; they clear themselves once it answers."""
+
+    list_display = ("code", "created_at")
+    search_fields = ("code",)
+    ordering = ("id",)
 
     def has_add_permission(self, request) -> bool:
         return False

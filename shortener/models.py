@@ -105,3 +105,18 @@ class ClickFlush(models.Model):
 
     def __str__(self) -> str:
         return f"batch {self.batch}: {self.clicks} clicks on {self.links} links"
+
+
+class PendingInvalidation(models.Model):
+    """The outbox of cache invalidations (shortener.services). A row is written in the same
+    transaction as an update or delete of the link with `code`, and deleted once Redis has
+    dropped the code's cached entry. A row that outlives its request means Redis was unreachable
+    then: `retry_invalidations` (Celery beat) drops the entry once Redis answers again, so a
+    Redis that kept its data serves the old link for seconds, not until the entry's TTL."""
+
+    id = models.BigAutoField(primary_key=True)
+    code = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"invalidate {self.code} (since {self.created_at:%Y-%m-%d %H:%M:%S})"

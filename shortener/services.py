@@ -3,9 +3,11 @@
 Uniqueness of codes is the database's job (a unique index on `code`), never a prior SELECT: a
 random code that collides is redrawn, a taken alias is AliasTakenError (409) — under any
 concurrency, never a 500 and never two links with one code. Every change to a link invalidates
-its cached copy in Redis after the commit (shortener.cache). A new link is cached instead, so
-its first clicks are hits (a code looked up before it existed sits in the negative cache: that
-entry goes too); the fill lease taken between INSERT and COMMIT keeps it as safe as a fill.
+its cached copy in Redis after the commit (shortener.cache), through an outbox
+(`PendingInvalidation`): an invalidation that Redis missed is done again once it is back. A new
+link is cached instead, so its first clicks are hits (a code looked up before it existed sits in
+the negative cache: that entry goes too); the fill lease taken between INSERT and COMMIT keeps
+it as safe as a fill.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from core.errors import ApplicationError, ConflictError, InvalidInputError
 from core.snowflake import next_id
 from shortener import cache, rules
 from shortener.errors import AliasTakenError
-from shortener.models import Link, RedirectType
+from shortener.models import Link, PendingInvalidation, RedirectType
 
 RANDOM_CODE_ATTEMPTS = 5  # 62**7 codes: even at a billion links a redraw is a ~1-in-3,500 event
 _UNSET: Any = object()
@@ -172,7 +174,7 @@ def update_link(
         setattr(link, field, value)
     with transaction.atomic():
         link.save(update_fields=[*changes, "updated_at"])
-        transaction.on_commit(lambda: cache.invalidate_link(code=link.code))
+        invalidate_after_commit(codes=[link.code])
     return link
 
 
@@ -182,7 +184,36 @@ def delete_link(*, link: Link) -> None:
     code = link.code
     with transaction.atomic():
         link.delete()
-        transaction.on_commit(lambda: cache.invalidate_link(code=code))
+        invalidate_after_commit(codes=[code])
+
+
+def retry_invalidations(*, limit: int = 1000) -> int:
+    """Redo the invalidations Redis missed (the outbox's rows left behind: Redis was unreachable
+    when their change committed), oldest first, in one round trip; delete the rows once done.
+    Run by Celery beat (shortener.tasks). Returns how many rows it cleared: 0 when there were
+    none, or Redis is still unreachable (the rows stay for the next run)."""
+    rows = list(PendingInvalidation.objects.order_by("id").values_list("id", "code")[:limit])
+    if not rows or not cache.invalidate_links(codes=sorted({code for _id, code in rows})):
+        return 0
+    PendingInvalidation.objects.filter(id__in=[row_id for row_id, _code in rows]).delete()
+    return len(rows)
+
+
+def invalidate_after_commit(*, codes: list[str]) -> None:
+    """The outbox of cache invalidations: a PendingInvalidation row per code, written in the
+    caller's transaction, so the intent commits with the change (call it inside the transaction
+    that changes the links: the services here, and the admin's edits). After the commit, drop the
+    cached entries and then the rows. If Redis is unreachable (or the process dies first), the
+    rows stay, and retry_invalidations drops the entries once Redis answers: a Redis that kept
+    its data does not serve an edited or deleted link for the rest of the entry's TTL."""
+    rows = PendingInvalidation.objects.bulk_create([PendingInvalidation(code=c) for c in codes])
+    ids = [row.id for row in rows]
+
+    def invalidate() -> None:
+        if cache.invalidate_links(codes=codes):
+            PendingInvalidation.objects.filter(id__in=ids).delete()
+
+    transaction.on_commit(invalidate)
 
 
 # --- helpers ------------------------------------------------------------------------------------

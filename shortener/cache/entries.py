@@ -132,24 +132,24 @@ def cache_new_links(*, links: Sequence[Link], tokens: dict[str, str]) -> None:
         logger.warning("shortener: could not cache %d new link(s): %s", len(links), exc)
 
 
-def invalidate_link(*, code: str) -> None:
+def invalidate_link(*, code: str) -> bool:
     """Drop everything Redis holds about `code`: the entry (positive or negative), any fill in
     progress (its lease: that fill will be refused) and the max-clicks gate with any
     initialisation in progress (re-read from PostgreSQL on the next visit, so a changed
     max_clicks applies). Pending click counts stay: keyed by link id, flushed as usual.
 
-    Call it after the change commits. Never raises: if Redis is down (or the breaker open) it
-    logs and returns; the entry then expires by its TTL (SHORTENER_CACHE_SECONDS) — a link
-    edited during an outage of a Redis that kept its data can redirect the old way until then.
+    Call it after the change commits. Returns whether Redis did it. Never raises: if Redis is
+    down (or the breaker open) it logs and returns False. The services keep an outbox of these
+    (models.PendingInvalidation), so one that failed is done again once Redis answers.
     """
-    invalidate_links(codes=[code])
+    return invalidate_links(codes=[code])
 
 
-def invalidate_links(*, codes: Iterable[str]) -> None:
-    """`invalidate_link` for many codes in one round trip (bulk creation). Never raises."""
+def invalidate_links(*, codes: Iterable[str]) -> bool:
+    """`invalidate_link` for many codes in one round trip. Never raises; False if not done."""
     names = [name for code in codes for name in _link_key_names(code)]
     if not names:
-        return
+        return True
     redis_client = client()
 
     def delete() -> None:
@@ -164,10 +164,10 @@ def invalidate_links(*, codes: Iterable[str]) -> None:
         guarded(delete)
     except RedisUnavailable as exc:
         logger.warning(
-            "shortener: could not invalidate %d cached link(s) (they expire by TTL): %s",
-            len(names) // 4,
-            exc,
+            "shortener: could not invalidate %d cached link(s): %s", len(names) // 4, exc
         )
+        return False
+    return True
 
 
 def _link_key_names(code: str) -> tuple[str, str, str, str]:

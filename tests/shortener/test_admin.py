@@ -1,6 +1,6 @@
 import pytest
 
-from shortener.models import Link
+from shortener.models import Link, PendingInvalidation
 from tests.accounts.factories import UserFactory
 from tests.shortener.factories import LinkFactory
 
@@ -39,3 +39,30 @@ def test_an_admin_edit_reaches_the_next_redirect(
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Link.objects.get(id=link.id).long_url == "https://example.com/new"
     assert client.get("/edited")["Location"] == "https://example.com/new"
+    assert not PendingInvalidation.objects.exists()  # through the outbox, and done
+
+
+def test_deleting_links_in_the_admin_drops_their_cached_copies(
+    admin_client, client, django_capture_on_commit_callbacks
+):
+    links = [LinkFactory(code=f"gone-{i}") for i in range(3)]
+    for link in links:
+        assert client.get(f"/{link.code}").status_code == 302  # cached
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/shortener/link/",
+            {"action": "delete_selected", "_selected_action": [x.id for x in links], "post": "yes"},
+        )
+
+    assert response.status_code == 302
+    assert [client.get(f"/{link.code}").status_code for link in links] == [404, 404, 404]
+    assert not PendingInvalidation.objects.exists()
+
+
+def test_pending_invalidations_are_listed_for_operators(admin_client):
+    PendingInvalidation.objects.create(code="stuck1")
+
+    page = admin_client.get("/admin/shortener/pendinginvalidation/").content.decode()
+
+    assert "stuck1" in page

@@ -14,7 +14,8 @@ from django.test import Client
 
 from shortener import cache, services
 from shortener.clicks import Visitor
-from shortener.models import Link
+from shortener.models import Link, PendingInvalidation
+from shortener.tasks import retry_invalidations_task
 from tests.shortener.factories import LinkFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -201,6 +202,32 @@ def test_an_update_is_seen_by_the_next_redirect(client, django_capture_on_commit
 
     response = client.get(f"/{link.code}")
     assert (response.status_code, response["Location"]) == (307, "https://example.com/new")
+
+
+def test_the_outbox_of_invalidations_is_emptied_when_redis_does_them(
+    django_capture_on_commit_callbacks,
+):
+    link = LinkFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_link(link=link, long_url="https://example.com/edited")
+        assert PendingInvalidation.objects.filter(code=link.code).exists()  # with the change
+    assert not PendingInvalidation.objects.exists()
+    assert services.retry_invalidations() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_retry_task_redoes_a_missed_invalidation_through_a_real_worker(
+    client, celery_worker_process
+):
+    link = LinkFactory(long_url="https://example.com/old")
+    client.get(f"/{link.code}")  # cached
+    Link.objects.filter(pk=link.pk).update(long_url="https://example.com/new")
+    PendingInvalidation.objects.create(code=link.code)  # as left by an update Redis missed
+
+    cleared = retry_invalidations_task.apply_async().get(timeout=20)
+
+    assert cleared == 1 and not PendingInvalidation.objects.exists()
+    assert client.get(f"/{link.code}")["Location"] == "https://example.com/new"
 
 
 def test_a_deleted_link_is_404_at_once(client, django_capture_on_commit_callbacks):

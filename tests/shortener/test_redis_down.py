@@ -18,6 +18,7 @@ from django.contrib.auth.hashers import make_password
 from core.redis import fast_fail_retry
 from core.snowflake import SnowflakeGenerator, next_id
 from shortener import cache, clicks, services
+from shortener.models import PendingInvalidation
 from tests.shortener.factories import LinkFactory
 
 pytestmark = [
@@ -134,6 +135,40 @@ def test_a_hung_redis_costs_one_slow_request_per_breaker_interval_not_every_requ
     before = clicks.pending_clicks(link_ids=[link.id])[link.id]
     client.get(f"/{link.code}", HTTP_USER_AGENT=BROWSER)  # Redis again: counted
     assert clicks.pending_clicks(link_ids=[link.id]) == {link.id: before + 1}
+
+
+def test_edits_made_while_redis_is_unreachable_reach_the_cache_once_it_answers(
+    client, private_redis, django_capture_on_commit_callbacks
+):
+    """A Redis that is unreachable but keeps its data (frozen, then thawed) would serve an
+    edited or deleted link until the entry's TTL (1 h). The outbox of invalidations keeps the
+    changes' codes in PostgreSQL, and retry_invalidations applies them once Redis answers."""
+    edited = LinkFactory(long_url="https://example.com/before")
+    deleted = LinkFactory(long_url="https://example.com/deleted")
+    bystander = LinkFactory()
+    for link in (edited, deleted, bystander):
+        client.get(f"/{link.code}", HTTP_USER_AGENT=BROWSER)  # cached in the private Redis
+
+    private_redis.freeze()
+    # This redirect times out and opens the breaker: the invalidations below are then never
+    # sent (a command sent to a frozen Redis may still run when it thaws).
+    assert client.get(f"/{bystander.code}", HTTP_USER_AGENT=BROWSER).status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_link(link=edited, long_url="https://example.com/after")
+        services.delete_link(link=deleted)
+    assert sorted(PendingInvalidation.objects.values_list("code", flat=True)) == sorted(
+        [edited.code, deleted.code]
+    )
+    private_redis.thaw()
+    cache.reset_breaker()
+
+    redis = cache.client()
+    assert redis.hget(cache.keys_for(edited.code).link, "url") == "https://example.com/before"
+    assert redis.hget(cache.keys_for(deleted.code).link, "url") == "https://example.com/deleted"
+    assert services.retry_invalidations() == 2
+    assert PendingInvalidation.objects.count() == 0
+    assert client.get(f"/{edited.code}")["Location"] == "https://example.com/after"
+    assert client.get(f"/{deleted.code}").status_code == 404
 
 
 def test_the_id_generator_keeps_issuing_after_its_redis_is_killed(private_redis):
