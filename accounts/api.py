@@ -18,6 +18,7 @@ from accounts.selectors import user_for_credentials
 from accounts.services import issue_token, register_user
 from core.errors import InvalidInputError
 from core.openapi import error_response
+from core.serializers import StrictSerializer
 
 _TOO_SHORT = "This password is too short. It must contain at least 8 characters."
 _MALFORMED = "Malformed JSON (`parse_error`), or a required field missing (`invalid`)."
@@ -30,7 +31,7 @@ class UserRegisterApi(APIView):
     authentication_classes = ()
     throttle_scope = "auth_register"
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         # Shape only; the username and password rules are register_user's (one place for both).
         username = serializers.CharField(max_length=150)
         # Passwords keep their spaces. The cap stops megabyte "passwords" reaching the hasher.
@@ -90,7 +91,7 @@ class TokenIssueApi(APIView):
     authentication_classes = ()
     throttle_scope = "auth_token"  # password guessing, per client IP
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=4096, trim_whitespace=False)
 

@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.serializers import StrictSerializer
 from ratelimit import lab
 from ratelimit.algorithms import ALGORITHMS
 from ratelimit.clientip import client_ip
@@ -72,7 +73,7 @@ class _LabApi(APIView):
         lab.guard_lab(client=client_ip(request.META))
 
 
-class _ConfigSerializer(serializers.Serializer):
+class _ConfigSerializer(StrictSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=lab.MAX_LIMIT)
     window = serializers.IntegerField(min_value=1, max_value=lab.MAX_WINDOW_SECONDS)
     burst = serializers.IntegerField(

@@ -6,6 +6,9 @@ from the home page. A link is only ever visible to its owner here: another user'
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import CursorPagination
@@ -16,6 +19,7 @@ from rest_framework.views import APIView
 
 from core.errors import InvalidInputError
 from core.openapi import error_response
+from core.serializers import StrictSerializer
 from shortener import selectors, services
 from shortener.models import Link, RedirectType
 
@@ -84,7 +88,7 @@ def _output(links: list[Link], request: Request) -> list[dict] | dict:
     return LinkOutputSerializer(links, many=True, context=context).data
 
 
-class LinkInputSerializer(serializers.Serializer):
+class LinkInputSerializer(StrictSerializer):
     """Shape only: the rules (schemes, hosts, aliases, reserved words) are shortener.rules'."""
 
     long_url = serializers.CharField(max_length=8192, help_text="http(s), at most 2,048 chars.")
@@ -175,12 +179,13 @@ class LinkDetailApi(APIView):
         class Meta:
             ref_name = "LinkPatch"
 
-        def validate(self, attrs: dict) -> dict:
-            if "alias" in self.initial_data or "code" in self.initial_data:
+        def to_internal_value(self, data: Any) -> Any:
+            # Before the unknown-field check: "code" deserves a better answer than "unknown".
+            if isinstance(data, Mapping) and ("alias" in data or "code" in data):
                 raise serializers.ValidationError(
                     {"alias": ["The code of a link cannot change: it is already out there."]}
                 )
-            return attrs
+            return super().to_internal_value(data)
 
     @extend_schema(
         operation_id="links_retrieve", responses={200: LinkOutputSerializer, 404: _NOT_FOUND}
@@ -217,7 +222,7 @@ class LinkBulkCreateApi(APIView):
     permission_classes = (IsAuthenticated,)
     throttle_scope = "link_bulk_create"
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         links = LinkInputSerializer(many=True, allow_empty=False)
 
         class Meta:

@@ -111,9 +111,14 @@ def check_expiry(expires_at: datetime | None) -> datetime | None:
     return expires_at
 
 
+MAX_CLICKS_LIMIT = 2**31 - 1  # the column is a PostgreSQL integer
+
+
 def check_max_clicks(max_clicks: int | None) -> int | None:
-    if max_clicks is not None and not 1 <= max_clicks <= 2**31 - 1:
+    if max_clicks is not None and max_clicks < 1:
         raise _invalid("max_clicks", "max_clicks must be at least 1.")
+    if max_clicks is not None and max_clicks > MAX_CLICKS_LIMIT:
+        raise _invalid("max_clicks", f"max_clicks can be at most {MAX_CLICKS_LIMIT:,}.")
     return max_clicks
 
 

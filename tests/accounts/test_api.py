@@ -41,6 +41,17 @@ def test_register_returns_201_with_string_id_username_and_token(api_client):
     assert (user.is_active, user.is_staff, user.is_superuser) == (True, False, False)
 
 
+def test_register_refuses_fields_it_does_not_know(api_client):
+    # "is_staff" is not an input: say so rather than ignore it in silence.
+    response = api_client.post(
+        REGISTER, {"username": "eve", "password": PASSWORD, "is_staff": True}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["is_staff"]
+    assert not User.objects.filter(username="eve").exists()
+
+
 def test_register_token_works_on_me(api_client):
     token = register(api_client, "dana").json()["token"]
 

@@ -78,6 +78,22 @@ def test_bad_input_is_a_400_naming_the_field(api, body, field):
     assert Link.objects.count() == 0
 
 
+def test_an_unknown_field_is_a_400_naming_it_not_dropped_in_silence(api):
+    # A misspelt "password" must not create a link without the password it asked for.
+    response = api.post(
+        "/api/v1/links",
+        {"long_url": "https://example.com/secret", "pasword": "sesame"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    error = _error(response)
+    assert list(error["fields"]) == ["pasword"]
+    assert error["message"].startswith("pasword: Unknown field. The fields are: long_url, alias")
+    assert "password" in error["message"]
+    assert Link.objects.count() == 0
+
+
 def test_a_taken_alias_is_a_409(api):
     LinkFactory(code="taken")
 
@@ -150,7 +166,12 @@ def test_patch_cannot_change_the_code_or_send_nothing(api, user):
     empty = api.patch("/api/v1/links/fixed", {}, format="json")
     bad = api.patch("/api/v1/links/fixed", {"expires_at": "2001-01-01T00:00:00Z"}, format="json")
 
+    recoded = api.patch("/api/v1/links/fixed", {"code": "other"}, format="json")
+    typo = api.patch("/api/v1/links/fixed", {"max_click": 5}, format="json")
+
     assert renamed.status_code == 400 and "alias" in _error(renamed)["fields"]
+    assert recoded.status_code == 400 and "cannot change" in _error(recoded)["message"]
+    assert typo.status_code == 400 and list(_error(typo)["fields"]) == ["max_click"]
     assert empty.status_code == 400
     assert bad.status_code == 400 and "expires_at" in _error(bad)["fields"]
 
@@ -191,10 +212,15 @@ def test_bulk_over_the_limit_or_empty_is_a_400(api, settings):
     malformed = api.post(
         "/api/v1/links/bulk", {"links": [{"long_url": 7, "max_clicks": "x"}]}, format="json"
     )
+    unknown = api.post(
+        "/api/v1/links/bulk", {"links": [{"long_url": "https://example.com/", "tags": ["x"]}]},
+        format="json",
+    )  # fmt: skip
 
     assert too_many.status_code == 400 and "At most 3" in _error(too_many)["message"]
     assert empty.status_code == 400
     assert malformed.status_code == 400
+    assert unknown.status_code == 400 and "tags" in str(_error(unknown)["fields"])
     assert Link.objects.count() == 0
 
 

@@ -106,3 +106,12 @@ def test_every_top_level_route_is_reserved():
 
     assert {"api", "admin", "accounts", "healthz", "shortener", "timeline", "payments"} <= reserved
     assert "ratelimit" in reserved
+
+
+@pytest.mark.parametrize(
+    ("max_clicks", "why"),
+    [(0, "at least 1"), (-5, "at least 1"), (2**31, "at most 2,147,483,647"), (10**30, "at most")],
+)
+def test_max_clicks_out_of_range_says_which_end(max_clicks, why):
+    field, message = _refusal(rules.check_max_clicks, max_clicks)
+    assert field == "max_clicks" and why in message
