@@ -11,6 +11,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -139,6 +140,14 @@ class LinkCursorPagination(CursorPagination):
     max_page_size = 200
     page_size_query_param = "limit"
 
+    def decode_cursor(self, request: Request) -> Any:
+        # DRF answers a cursor it cannot read with 404; it is bad input: 400, naming the field.
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            message = "Not a cursor from this API: pass `next` or `previous` as given."
+            raise InvalidInputError(f"cursor: {message}", fields={"cursor": [message]}) from None
+
 
 class LinkListApi(APIView):
     permission_classes = (IsAuthenticated,)
@@ -151,7 +160,7 @@ class LinkListApi(APIView):
         class Meta:
             ref_name = "LinkPage"
 
-    @extend_schema(operation_id="links_list", responses={200: OutputSerializer})
+    @extend_schema(operation_id="links_list", responses={200: OutputSerializer, 400: _INVALID})
     def get(self, request: Request) -> Response:
         paginator = LinkCursorPagination()
         page = paginator.paginate_queryset(

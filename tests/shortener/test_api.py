@@ -117,6 +117,13 @@ def test_list_shows_only_my_links_newest_first_with_a_cursor(api, user):
     assert second["next"] is None
 
 
+def test_a_cursor_that_is_not_ours_is_a_400_naming_it(api):
+    response = api.get("/api/v1/links?cursor=abc")
+
+    assert response.status_code == 400
+    assert list(_error(response)["fields"]) == ["cursor"]
+
+
 def test_list_costs_a_fixed_number_of_queries(api, user, django_assert_max_num_queries):
     for _ in range(20):
         LinkFactory(owner=user)
