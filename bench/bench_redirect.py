@@ -7,6 +7,7 @@ both served by gunicorn with the same settings in the same run (issue #4).
 
 Goals: cached redirects at >= 0.8x the baseline's peak throughput, and p99 < 10 ms at half of our
 peak. Also measured, without a goal: the cache-miss path (PostgreSQL, then the cache is filled),
+the first clicks of links created through shortener.services (cached as they are created),
 the negative cache (unknown codes), codes drawn from a Zipf distribution (from a cold cache, and
 warm against the seed's 12,000 redirects/s), the cached peak against a second baseline that also
 runs the per-IP redirect limit (issue #5) in the same round trip ("baseline+limit"), and, once
@@ -58,6 +59,7 @@ from bench.loadgen import HOST, LoadResult, closed_loop, open_loop, run_wrk
 
 REPO = Path(__file__).resolve().parent.parent
 URL_PREFIX = "https://example.com/bench-redirect/"  # marks the links this benchmark creates
+BENCH_USER = "bench-redirect"  # owns the links made through shortener.services (deleted after)
 SEED_REDIRECTS_PER_SECOND = 12_000  # system-design-guide.txt: 1B redirects/day
 ZIPF_S = 1.1  # top 1% of links take ~65% of requests (10,000 links)
 WORKERS = 4  # sync workers per server: the baseline's best on 2 cores (--sweep-workers)
@@ -187,6 +189,26 @@ def _create_links(count: int, *, run: str) -> list[Any]:
     return links
 
 
+def _create_links_through_service(count: int, *, run: str) -> list[Any]:
+    """`count` links created as a user creates them (shortener.services, in bulks of
+    SHORTENER_BULK_MAX, owned by the user BENCH_USER): each is cached as it is created."""
+    from django.conf import settings
+
+    from accounts.models import User
+    from shortener import services
+
+    owner, _ = User.objects.get_or_create(username=BENCH_USER)
+    links: list[Any] = []
+    for start in range(0, count, settings.SHORTENER_BULK_MAX):
+        items = [
+            {"long_url": f"{URL_PREFIX}{run}/new/{index}/a-typical-article-slug?utm_source=bench"}
+            for index in range(start, min(count, start + settings.SHORTENER_BULK_MAX))
+        ]
+        results = services.create_links_bulk(owner=owner, items=items)
+        links += [result.link for result in results if result.link is not None]
+    return links
+
+
 def _unknown_codes(count: int) -> list[str]:
     from core.base62 import random_code
     from shortener.models import Link
@@ -225,6 +247,7 @@ def _clean_up(*, links: list[Any], unknown: list[str]) -> None:
     a batch that is still open in Redis being applied twice, and after a clean flush none is."""
     from django.utils import timezone
 
+    from accounts.models import User
     from bench.baseline_wsgi import KEY_PREFIX
     from core.redis import get_redis
     from shortener.models import ClickFlush, Link
@@ -237,6 +260,7 @@ def _clean_up(*, links: list[Any], unknown: list[str]) -> None:
         | {"static"}  # the readiness probe's path: a negative entry in ours' cache
     )
     deleted, _ = stale.delete()
+    User.objects.filter(username=BENCH_USER).delete()  # the owner of the service-made links
     cache, clicks = _shortener_module("cache"), _shortener_module("clicks")
     if cache is not None and hasattr(cache, "invalidate_links"):
         cache.invalidate_links(codes=codes)
@@ -496,7 +520,9 @@ def main(
             # one is first a miss (~0.6k/s), so a few thousand keep the run under 2 minutes.
             hot = _create_links(hot_links, run=run)
             zipf_pool = _create_links(links, run=run)
-            created = hot + zipf_pool
+            # Created as users create links: cached on creation, so their first click is a hit.
+            fresh = _create_links_through_service(1000, run=run)
+            created = hot + zipf_pool + fresh
             unknown = _unknown_codes(1000)
             say(
                 f"  {len(created):,} links created in {time.monotonic() - started:.1f}s;"
@@ -507,6 +533,7 @@ def main(
                 results = _measure(
                     servers,
                     hot=hot,
+                    fresh=fresh,
                     zipf_pool=zipf_pool,
                     unknown=unknown,
                     directory=directory,
@@ -538,6 +565,7 @@ def _measure(
     servers: dict[str, Server],
     *,
     hot: list[Any],
+    fresh: list[Any],
     zipf_pool: list[Any],
     unknown: list[str],
     directory: Path,
@@ -576,6 +604,13 @@ def _measure(
     for name, runs in miss.items():
         _verify(servers[name], runs, expected="302", what="misses", notes=notes)
         say(_describe(f"miss, {name} (best of 2)", _best(runs)) + _rounds(runs))
+
+    # 1b. First clicks on links created through shortener.services, which caches each link as
+    # it is created: each code once, 16 in flight, as the misses above (which are the first
+    # clicks of links inserted around the service, or whose entry expired).
+    first_clicks = closed_loop(ours.port, [f"/{link.code}" for link in fresh], concurrency=16)
+    _verify(ours, [first_clicks], expected="302", what="first clicks", notes=notes)
+    say(_describe("first click, created through the service", first_clicks))
 
     # 2. Peak throughput on cached codes (uniform), wrk, interleaved rounds, best run per side.
     static_file = _write_paths(directory, "static", ["/static"])
@@ -728,6 +763,14 @@ def _measure(
             "bare WSGI + GET, SELECT, SET",
         )
         | extra(best_miss["ours"]),
+        report(
+            "redirect.first-click (cached on create)",
+            first_clicks.rate,
+            best_miss["ours"].rate,
+            "req/s",
+            "ours' first click of a link not cached (miss)",
+        )
+        | extra(first_clicks),
         report(
             "redirect.unknown-code",
             best_negative["ours"].rate,
