@@ -5,12 +5,14 @@ WSGI app). A cached redirect needs none of it: no session, no user, no template.
 `RedirectFastPath` answers `GET|HEAD /<code>` itself when visit.lua says "ok" — cached, active,
 no password, under its max-clicks gate — and counts the click. One round trip: the per-IP
 redirect limit (ratelimit, issue #5) and visit.lua run as one chained script (core/lua.py), and
-a refused request counts nothing. A cached unknown code gets its 404 page here too, from a page
-Django rendered once (shortener/fast404.py): a scan of random codes stays cheap. Everything
-else goes to Django unchanged, which does the full logic (shortener/redirect.py): a miss (fill
-lease, PostgreSQL), a password, a 410, Redis down or its breaker open, any other path or
-method. When it falls through after asking Redis, it leaves the answer in the environ
-(`redirect.ENVIRON_KEY`) so Django does not ask again.
+a refused request counts nothing. A miss is resolved here too, as the redirect view resolves it
+(`redirect.resolve_visit`: fill lease, one SELECT, fill, visit), between the request signals
+Django's handler sends, so the database connection is handled as in a request. An unknown code
+gets its 404 page here, from a page Django rendered once (shortener/fast404.py): a scan of
+random codes stays cheap. Everything else goes to Django unchanged, which does the full logic
+(shortener/redirect.py): a password, a 410, Redis down or its breaker open, a database error,
+any other path or method. When it falls through after asking Redis, it leaves the answer in the
+environ (`redirect.ENVIRON_KEY`) so Django does not ask again.
 
 What Django would have done and this must still do: refuse a Host not in ALLOWED_HOSTS (falls
 through: Django answers 400), leave `SECURE_SSL_REDIRECT` to Django (falls through on plain
@@ -29,13 +31,15 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import request_finished, request_started
+from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
 
 from ratelimit.services import Refusal, check_failed, prepare_check, run_check, settle_check
 from shortener import cache, clicks
-from shortener.cache import RedisUnavailable
+from shortener.cache import RedisUnavailable, Visit
 from shortener.fast404 import NotFoundPages
-from shortener.redirect import ENVIRON_KEY, now_ms, redirect_headers
+from shortener.redirect import ENVIRON_KEY, now_ms, redirect_headers, resolve_visit
 
 CODE_PATH_RE = re.compile(r"/([A-Za-z0-9_-]{3,32})")
 _STATUS_LINES = {
@@ -88,13 +92,10 @@ class RedirectFastPath:
             if refused is not None:
                 return self._refuse(refused, start_response)
             check = None
+        code, visitor = match.group(1), clicks.visitor_from_environ(environ)
         try:
             visit = cache.visit(
-                code=match.group(1),
-                now_ms=now_ms(),
-                count=method == "GET",
-                visitor=clicks.visitor_from_environ(environ),
-                limit=check,
+                code=code, now_ms=now_ms(), count=method == "GET", visitor=visitor, limit=check
             )
         except RedisUnavailable:
             refused = None if check is None else check_failed(check)
@@ -105,15 +106,19 @@ class RedirectFastPath:
             refused = settle_check(check, visit.limit_reply)
             if refused is not None:
                 return self._refuse(refused, start_response)
-        if visit.state == "none":  # a cached unknown code: the 404 page, without Django
-            page = self.not_found.answer(environ, match.group(1))
+        if visit.state in ("miss", "gate"):  # PostgreSQL's turn, still without the middleware
+            resolved = self._resolve(environ, code=code, count=method == "GET", visitor=visitor)
+            if resolved is None:
+                return self.app(environ, start_response)  # the database failed: Django answers
+            visit = resolved
+        if visit.state == "none":  # an unknown code: the 404 page, without Django
+            page = self.not_found.answer(environ, code)
             if page is not None:
                 status, headers, body = page
                 start_response(status, headers)
                 return [body]
         if visit.state != "ok":
-            if visit.state not in ("miss", "gate"):
-                environ[ENVIRON_KEY] = visit  # settled: Django renders it without asking again
+            environ[ENVIRON_KEY] = visit  # settled: Django renders it without asking again
             return self.app(environ, start_response)
         headers = redirect_headers(location=visit.location, redirect_type=visit.redirect_type)
         headers.append(("Content-Length", "0"))
@@ -121,6 +126,22 @@ class RedirectFastPath:
             headers.append(("Strict-Transport-Security", self.hsts))
         start_response(_STATUS_LINES[visit.redirect_type], headers)
         return []
+
+    def _resolve(
+        self, environ: dict[str, Any], *, code: str, count: bool, visitor: clicks.Visitor
+    ) -> Visit | None:
+        """A miss (or a max-clicks gate to initialise) as the redirect view resolves it
+        (redirect.resolve_visit: the fill lease, one SELECT, the fill, the visit counted), but
+        without Django's middleware. Between the signals Django's handler sends around every
+        request, so the database connection is looked after as in a request (an old or broken
+        one closed, the DEBUG query log reset). None if the database failed: Django answers."""
+        request_started.send(sender=self.__class__, environ=environ)
+        try:
+            return resolve_visit(code=code, count=count, visitor=visitor)
+        except DatabaseError:
+            return None
+        finally:
+            request_finished.send(sender=self.__class__)
 
     @staticmethod
     def _refuse(refusal: Refusal, start_response: Callable[..., Any]) -> list[bytes]:

@@ -371,6 +371,27 @@ def django_requests():
     request_started.disconnect(started)
 
 
+def test_a_miss_is_resolved_by_the_fast_path_without_djangos_handler(
+    wsgi_app, django_requests, django_assert_num_queries
+):
+    link = LinkFactory(long_url="https://example.com/cold")
+
+    with django_assert_num_queries(1):  # the one indexed SELECT of the miss
+        status, headers, _ = wsgi_get(wsgi_app, f"/{link.code}")
+
+    assert (status, headers["Location"]) == (302, "https://example.com/cold")
+    # The request signals were sent (the connection is looked after as in a request), but by
+    # the fast path: Django's handler, its middleware and view never ran.
+    assert [
+        (started["sender"], started["environ"]["PATH_INFO"]) for started in django_requests
+    ] == [(RedirectFastPath, f"/{link.code}")]
+    assert cache.client().hget(cache.keys_for(link.code).link, "url") == "https://example.com/cold"
+    assert live_clicks(link) == 1
+    with django_assert_num_queries(0):
+        assert wsgi_get(wsgi_app, f"/{link.code}")[0] == 302  # now a hit
+    assert live_clicks(link) == 2
+
+
 def test_a_cached_unknown_code_gets_djangos_404_page_without_django(
     client, wsgi_app, django_requests
 ):
