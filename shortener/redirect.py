@@ -106,8 +106,7 @@ def resolve_visit(
             time_module.sleep(wait)  # someone is filling: give them a moment
         if visit.state != "miss":
             return visit
-        link = cache.load_link(code=code)
-        cached = None if link is None else CachedLink.from_link(link)
+        cached = cache.load_cached_link(code=code)
         if visit.lease_token:
             cache.fill_link(code=code, lease_token=visit.lease_token, link=cached)
         if cached is None:
@@ -140,10 +139,12 @@ def _visit_inline(
 def state_without_redis(*, code: str, unlocked: Link | None = None) -> Visit:
     """The rules in Python on the row, for when Redis is unavailable. Nothing is counted;
     max-clicks links are "unavailable" (503, see the module docstring)."""
-    link = unlocked or cache.load_link(code=code)
-    if link is None:
+    if unlocked is not None:
+        cached: CachedLink | None = CachedLink.from_link(unlocked)
+    else:
+        cached = cache.load_cached_link(code=code)
+    if cached is None:
         return Visit("none")
-    cached = CachedLink.from_link(link)
     if cached.disabled:
         return Visit("disabled")
     if cached.expires_at_ms is not None and cached.expires_at_ms <= now_ms():

@@ -53,6 +53,7 @@ from shortener.cache.entries import (
     fill_link,
     invalidate_link,
     invalidate_links,
+    load_cached_link,
     load_link,
     reserve_fills,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "invalidate_link",
     "invalidate_links",
     "keys_for",
+    "load_cached_link",
     "load_link",
     "new_batch_key",
     "new_token",

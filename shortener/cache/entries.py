@@ -3,11 +3,13 @@ new link as it is created, invalidating it after a change, and the PostgreSQL re
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection
 from django.utils.encoding import iri_to_uri
 
 from shortener.cache.keys import keys_for
@@ -176,5 +178,44 @@ def _link_key_names(code: str) -> tuple[str, str, str, str]:
 
 
 def load_link(*, code: str) -> Link | None:
-    """The cache-aside read: the Link with `code` from PostgreSQL (one indexed SELECT)."""
+    """The Link with `code` from PostgreSQL (one indexed SELECT), for the pages that need the
+    whole row (the password form, the preview). The redirect reads `load_cached_link`."""
     return Link.objects.filter(code=code).first()
+
+
+def load_cached_link(*, code: str) -> CachedLink | None:
+    """The cache-aside read of a miss: what the cache holds of the link with `code`, from
+    PostgreSQL, or None. One indexed SELECT of the seven columns the redirect needs, written
+    once from the model's metadata instead of built by the ORM per call: the ORM's query costs
+    ~5x the CPU of this one (~1 ms against ~0.2 ms on the benchmark box), and this read is every
+    miss and, while Redis is down, every redirect. Tested equal to CachedLink.from_link."""
+    with connection.cursor() as cursor:
+        cursor.execute(_cached_link_sql(), [code])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    link_id, long_url, redirect_type, expires_at, has_password, disabled, max_clicks = row
+    return CachedLink(
+        id=link_id,
+        location=iri_to_uri(long_url),
+        redirect_type=redirect_type,
+        expires_at_ms=None if expires_at is None else int(expires_at.timestamp() * 1000),
+        has_password=has_password,
+        disabled=disabled,
+        max_clicks=max_clicks,
+    )
+
+
+@functools.cache
+def _cached_link_sql() -> str:
+    meta, quote = Link._meta, connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    columns = (
+        f"{column('id')}, {column('long_url')}, {column('redirect_type')}, "
+        f"{column('expires_at')}, {column('password')} <> '', {column('disabled')}, "
+        f"{column('max_clicks')}"
+    )
+    return f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {column('code')} = %s"

@@ -358,3 +358,22 @@ def test_the_keys_one_script_touches_share_a_hash_tag_and_codes_spread_over_slot
     assert keys.link == f"sl:{tag}:link:abc1234"
     slots = {cache.slot_of(f"code{i}") for i in range(200)}
     assert slots == set(range(cache.SLOTS))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"long_url": "https://bücher.example/straße?q=ü", "redirect_type": 308},
+        {"expires_at": "2031-05-06T07:08:09.123Z", "max_clicks": 7},
+        {"password": "pbkdf2_sha256$x", "disabled": True},
+    ],
+)
+def test_the_read_of_a_miss_equals_the_models_copy(fields):
+    # load_cached_link reads the row with its own SQL (speed): it must see what the model sees.
+    link = LinkFactory(**fields)
+
+    assert cache.load_cached_link(code=link.code) == cache.CachedLink.from_link(
+        cache.load_link(code=link.code)
+    )
+    assert cache.load_cached_link(code="NoSuchOne") is None
