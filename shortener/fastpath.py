@@ -95,7 +95,12 @@ class RedirectFastPath:
         code, visitor = match.group(1), clicks.visitor_from_environ(environ)
         try:
             visit = cache.visit(
-                code=code, now_ms=now_ms(), count=method == "GET", visitor=visitor, limit=check
+                code=code,
+                now_ms=now_ms(),
+                count=method == "GET",
+                visitor=visitor,
+                take_lease=True,  # on a miss, the fill lease comes with the answer
+                limit=check,
             )
         except RedisUnavailable:
             refused = None if check is None else check_failed(check)
@@ -107,7 +112,9 @@ class RedirectFastPath:
             if refused is not None:
                 return self._refuse(refused, start_response)
         if visit.state in ("miss", "gate"):  # PostgreSQL's turn, still without the middleware
-            resolved = self._resolve(environ, code=code, count=method == "GET", visitor=visitor)
+            resolved = self._resolve(
+                environ, code, count=method == "GET", visitor=visitor, miss=visit
+            )
             if resolved is None:
                 return self.app(environ, start_response)  # the database failed: Django answers
             visit = resolved
@@ -128,7 +135,13 @@ class RedirectFastPath:
         return []
 
     def _resolve(
-        self, environ: dict[str, Any], *, code: str, count: bool, visitor: clicks.Visitor
+        self,
+        environ: dict[str, Any],
+        code: str,
+        *,
+        count: bool,
+        visitor: clicks.Visitor,
+        miss: Visit,
     ) -> Visit | None:
         """A miss (or a max-clicks gate to initialise) as the redirect view resolves it
         (redirect.resolve_visit: the fill lease, one SELECT, the fill, the visit counted), but
@@ -137,7 +150,7 @@ class RedirectFastPath:
         one closed, the DEBUG query log reset). None if the database failed: Django answers."""
         request_started.send(sender=self.__class__, environ=environ)
         try:
-            return resolve_visit(code=code, count=count, visitor=visitor)
+            return resolve_visit(code=code, count=count, visitor=visitor, miss=miss)
         except DatabaseError:
             return None
         finally:

@@ -85,25 +85,34 @@ def now_ms() -> int:
 
 
 def resolve_visit(
-    *, code: str, count: bool, visitor: Visitor, unlocked: Link | None = None
+    *,
+    code: str,
+    count: bool,
+    visitor: Visitor,
+    unlocked: Link | None = None,
+    miss: Visit | None = None,
 ) -> Visit:
     """The state of `code` for this visit, counting it if `count` and the link is open.
 
     Redis first (one EVALSHA on a hit). On a miss: take the fill lease, read PostgreSQL, fill
-    the cache if the lease still holds (shortener.cache), then apply the rules and count through the
-    same script (inline). Without the lease: wait for the filler a few ms, then read PostgreSQL
-    without filling. `unlocked` is the row whose password the caller checked: counted inline.
-    Redis down: `state_without_redis`. Never raises for Redis.
+    the cache if the lease still holds (shortener.cache), then apply the rules and count through
+    the same script (inline). Without the lease: wait for the filler a few ms, then read
+    PostgreSQL without filling. `unlocked` is the row whose password the caller checked: counted
+    inline. `miss`: the caller's own visit already found a miss (and took the lease or not, its
+    `lease_token` says): one round trip less. Redis down: `state_without_redis`. Never raises
+    for Redis.
     """
     try:
         if unlocked is not None:
             return _visit_inline(code, CachedLink.from_link(unlocked), count, visitor, True)
-        visit = Visit("miss")
+        visit = miss if miss is not None and miss.state == "miss" else None
         for wait in (*LEASE_WAITS_S, None):
-            visit = _visit_with_gate(code=code, count=count, visitor=visitor, take_lease=True)
+            if visit is None:
+                visit = _visit_with_gate(code=code, count=count, visitor=visitor, take_lease=True)
             if visit.state != "miss" or visit.lease_token or wait is None:
                 break
             time_module.sleep(wait)  # someone is filling: give them a moment
+            visit = None
         if visit.state != "miss":
             return visit
         cached = cache.load_cached_link(code=code)

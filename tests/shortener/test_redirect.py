@@ -392,6 +392,28 @@ def test_a_miss_is_resolved_by_the_fast_path_without_djangos_handler(
     assert live_clicks(link) == 2
 
 
+def test_a_miss_costs_three_round_trips_the_first_one_taking_the_fill_lease(wsgi_app, monkeypatch):
+    """The fast path's own visit takes the lease on a miss; then the fill and the counted
+    visit: three EVALSHAs (and one SELECT), not a fourth to ask for the lease again."""
+    from redis import Redis
+
+    link = LinkFactory()
+    sent: list[str] = []
+    execute = Redis.execute_command
+
+    def counting(self: Redis, *args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]))
+        return execute(self, *args, **options)
+
+    monkeypatch.setattr(Redis, "execute_command", counting)
+    assert wsgi_get(wsgi_app, f"/{link.code}")[0] == 302
+    monkeypatch.undo()
+
+    assert sent == ["EVALSHA", "EVALSHA", "EVALSHA"]
+    assert live_clicks(link) == 1
+    assert cache.client().exists(cache.keys_for(link.code).lease) == 0  # the fill released it
+
+
 def test_a_cached_unknown_code_gets_djangos_404_page_without_django(
     client, wsgi_app, django_requests
 ):
