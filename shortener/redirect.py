@@ -94,13 +94,13 @@ def resolve_visit(
 ) -> Visit:
     """The state of `code` for this visit, counting it if `count` and the link is open.
 
-    Redis first (one EVALSHA on a hit). On a miss: take the fill lease, read PostgreSQL, fill
-    the cache if the lease still holds (shortener.cache), then apply the rules and count through
-    the same script (inline). Without the lease: wait for the filler a few ms, then read
-    PostgreSQL without filling. `unlocked` is the row whose password the caller checked: counted
-    inline. `miss`: the caller's own visit already found a miss (and took the lease or not, its
-    `lease_token` says): one round trip less. Redis down: `state_without_redis`. Never raises
-    for Redis.
+    Redis first (one EVALSHA on a hit). On a miss: take the fill lease, read PostgreSQL, then
+    apply the rules and count through the same script (inline), which also fills the cache if
+    the lease still holds (shortener.cache; a negative entry is filled by fill_link). Without
+    the lease: wait for the filler a few ms, then read PostgreSQL without filling. `unlocked` is
+    the row whose password the caller checked: counted inline. `miss`: the caller's own visit
+    already found a miss (and took the lease or not, its `lease_token` says): one round trip
+    less. Redis down: `state_without_redis`. Never raises for Redis.
     """
     try:
         if unlocked is not None:
@@ -116,11 +116,13 @@ def resolve_visit(
         if visit.state != "miss":
             return visit
         cached = cache.load_cached_link(code=code)
-        if visit.lease_token:
-            cache.fill_link(code=code, lease_token=visit.lease_token, link=cached)
         if cached is None:
+            if visit.lease_token:
+                cache.fill_link(code=code, lease_token=visit.lease_token, link=None)  # negative
             return Visit("none")
-        return _visit_inline(code, cached, count, visitor, False)
+        return _visit_with_gate(  # fills the entry too if our lease still holds: one round trip
+            code=code, count=count, visitor=visitor, inline=cached, fill_token=visit.lease_token
+        )
     except RedisUnavailable:
         return state_without_redis(code=code, unlocked=unlocked)
 

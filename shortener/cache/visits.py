@@ -45,13 +45,16 @@ def visit(
     visitor: Visitor,
     take_lease: bool = False,
     inline: CachedLink | None = None,
+    fill_token: str = "",
     unlocked: bool = False,
     limit: EnvironCheck | None = None,
 ) -> Visit:
     """One run of visit.lua for `code`: apply the rules to the cached entry (or to `inline`,
     a copy just read from PostgreSQL), and if `count` and the link is open, count the visit and
     append its event, atomically with the max-clicks gate. On a miss with `take_lease`, try to
-    take the fill lease.
+    take the fill lease. With `inline` and `fill_token` (the token of a fill lease taken on the
+    miss), also cache `inline` if that lease still holds it, as fill_link would: a miss's fill
+    and its visit in one round trip.
 
     `limit`: a rate-limit check (ratelimit.services.prepare_check) to run first, in the same
     script and round trip (core.lua.chain); the limiter's keys must live on this Redis. Its reply
@@ -60,7 +63,7 @@ def visit(
 
     Raises RedisUnavailable."""
     keys = keys_for(code)
-    token = _new_token() if take_lease else ""
+    token = fill_token or (_new_token() if take_lease else "")
     args: list[str | int] = [
         now_ms,
         "count" if count else "peek",
@@ -74,6 +77,8 @@ def visit(
     ]
     if inline is not None:
         args += ["inline", *inline.values()]
+        if fill_token:
+            args.append(settings.SHORTENER_CACHE_SECONDS)
     url = settings.REDIS_URL
     redis_client = get_redis(url)
     if limit is None:

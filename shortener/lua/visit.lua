@@ -11,6 +11,9 @@
 --      10 "inline" to use ARGV 11..17 as the link instead of reading KEYS[1] (the caller has
 --         just read it from PostgreSQL); absent otherwise
 --      11..17 id, url, type, exp, pw, off, max (the fields of the link entry, same encoding)
+--      18 with "inline": the entry's TTL (seconds) to also fill KEYS[1] with that copy if the
+--         fill lease (KEYS[5]) still holds ARGV[8], as fill.lua would: the miss's fill and its
+--         visit in one round trip; absent not to fill
 --
 -- Returns {state} or {"ok", id, url, type}. state is one of:
 --   "miss" (+ "1" if the lease was taken, else "0"), "none" (negative entry), "disabled",
@@ -21,6 +24,12 @@
 local f
 if ARGV[10] == 'inline' then
   f = {ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15], ARGV[16], ARGV[17]}
+  if ARGV[18] and ARGV[8] ~= '' and redis.call('GET', KEYS[5]) == ARGV[8] then
+    redis.call('DEL', KEYS[5], KEYS[1])
+    redis.call('HSET', KEYS[1], 'id', f[1], 'url', f[2], 'type', f[3], 'exp', f[4], 'pw', f[5],
+                'off', f[6], 'max', f[7])
+    redis.call('EXPIRE', KEYS[1], ARGV[18])
+  end
 else
   f = redis.call('HMGET', KEYS[1], 'id', 'url', 'type', 'exp', 'pw', 'off', 'max')
 end

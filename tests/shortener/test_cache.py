@@ -274,6 +274,32 @@ def test_a_fill_that_started_before_an_invalidation_is_refused():
     assert cached_fields(link.code) == {}
 
 
+def test_the_fill_inside_the_counted_visit_keeps_the_lease_rule():
+    """The miss's fill rides on its counted visit (visit.lua with `fill_token`): refused, like
+    fill_link, when an invalidation came between the read and the fill; the visit still counts."""
+    link = LinkFactory(long_url="https://example.com/old")
+    miss = cache.visit(code=link.code, now_ms=0, count=False, visitor=PERSON, take_lease=True)
+    old_row = cache.load_cached_link(code=link.code)
+    Link.objects.filter(pk=link.pk).update(long_url="https://example.com/new")
+    cache.invalidate_link(code=link.code)
+
+    late = cache.visit(
+        code=link.code, now_ms=0, count=True, visitor=PERSON, inline=old_row,
+        fill_token=miss.lease_token,
+    )  # fmt: skip
+
+    assert late.state == "ok" and late.location == "https://example.com/old"  # as read
+    assert cached_fields(link.code) == {}  # but not cached
+    fresh = cache.visit(code=link.code, now_ms=0, count=False, visitor=PERSON, take_lease=True)
+    fresh_row = cache.load_cached_link(code=link.code)
+    cache.visit(
+        code=link.code, now_ms=0, count=False, visitor=PERSON, inline=fresh_row,
+        fill_token=fresh.lease_token,
+    )  # fmt: skip
+    assert cached_fields(link.code)["url"] == "https://example.com/new"
+    assert cache.client().exists(cache.keys_for(link.code).lease) == 0
+
+
 def test_a_late_fill_cannot_overwrite_the_next_readers_fresh_entry(client):
     link = LinkFactory(long_url="https://example.com/old")
     first = cache.visit(code=link.code, now_ms=0, count=False, visitor=PERSON, take_lease=True)
