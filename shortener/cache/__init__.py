@@ -26,8 +26,7 @@ and is the number of streams and counters the flush walks. Change it only with t
 Scripts (shortener/lua/, loaded once per process with `register_script`, run with EVALSHA):
 visit.lua is the whole cached redirect in one round trip, and after a miss it also fills the
 entry with the row just read, in the same run that counts the visit, if the lease is still ours;
-fill.lua fills a negative entry under the same rule; prime.lua caches a link just created (same
-lease rule); gate_begin and
+fill.lua fills a negative entry, or a link just created, under the same rule; gate_begin and
 gate_set.lua initialise a max-clicks gate under a lease of its own; seal, close, pending,
 reconcile and ack.lua are the flush (shortener/clicks/).
 

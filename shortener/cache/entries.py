@@ -7,6 +7,7 @@ import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -64,20 +65,26 @@ _FIELDS = ("id", "url", "type", "exp", "pw", "off", "max")
 def fill_link(*, code: str, lease_token: str, link: CachedLink | None) -> bool:
     """Cache `link` (None: a negative entry) if the fill lease still holds `lease_token`.
     Returns whether it filled. Raises RedisUnavailable."""
-    keys = keys_for(code)
-    if link is None:
-        ttl, pairs = settings.SHORTENER_NEGATIVE_CACHE_SECONDS, ["id", "0"]
-    else:
-        ttl = settings.SHORTENER_CACHE_SECONDS
-        pairs = [item for pair in zip(_FIELDS, link.values(), strict=True) for item in pair]
-    run = script("fill")
-    redis_client = client()
-    filled = guarded(
-        lambda: run(
-            keys=[keys.lease, keys.link], args=[lease_token, ttl, *pairs], client=redis_client
-        )
-    )
-    return bool(filled)
+    return fill_links(fills=[(code, lease_token, link)])[0]
+
+
+def fill_links(*, fills: Sequence[tuple[str, str, CachedLink | None]]) -> list[bool]:
+    """`fill_link` for many (code, lease token, link) in one round trip (fill.lua each)."""
+    run, redis_client = script("fill"), client()
+
+    def fill() -> list[Any]:
+        with redis_client.pipeline(transaction=False) as pipe:
+            for code, lease_token, link in fills:
+                keys = keys_for(code)
+                if link is None:
+                    ttl, pairs = settings.SHORTENER_NEGATIVE_CACHE_SECONDS, ["id", "0"]
+                else:
+                    ttl = settings.SHORTENER_CACHE_SECONDS
+                    pairs = [x for pair in zip(_FIELDS, link.values(), strict=True) for x in pair]
+                run(keys=[keys.lease, keys.link], args=[lease_token, ttl, *pairs], client=pipe)
+            return pipe.execute()
+
+    return [bool(filled) for filled in guarded(fill)]
 
 
 def reserve_fills(*, codes: Sequence[str]) -> dict[str, str]:
@@ -108,30 +115,20 @@ def reserve_fills(*, codes: Sequence[str]) -> dict[str, str]:
 
 
 def cache_new_links(*, links: Sequence[Link], tokens: dict[str, str]) -> None:
-    """After the COMMIT of `links`: cache each one whose lease we still hold (prime.lua), and
-    invalidate every other (a negative entry cached before the link existed must go). One round
-    trip. Never raises: if Redis is down, the entries expire by their TTLs (invalidate_link)."""
-    if not links:
-        return
-    run, redis_client, ttl = script("prime"), client(), settings.SHORTENER_CACHE_SECONDS
-
-    def prime() -> None:
-        with redis_client.pipeline(transaction=False) as pipe:
-            for link in links:
-                keys = keys_for(link.code)
-                values = CachedLink.from_link(link).values()
-                pairs = [item for pair in zip(_FIELDS, values, strict=True) for item in pair]
-                run(
-                    keys=[keys.lease, keys.link, keys.gate, keys.gate_lease],
-                    args=[tokens.get(link.code, ""), ttl, *pairs],
-                    client=pipe,
-                )
-            pipe.execute()
-
-    try:
-        guarded(prime)
-    except RedisUnavailable as exc:
-        logger.warning("shortener: could not cache %d new link(s): %s", len(links), exc)
+    """After the COMMIT of `links`: cache each one whose fill lease we still hold (fill.lua,
+    one round trip), and invalidate every other (its lease was lost to an invalidation, or
+    never taken: a negative entry cached before the link existed must go). Never raises: if
+    Redis is down, the entries expire by their TTLs (invalidate_links logs it)."""
+    leased = [link for link in links if tokens.get(link.code)]
+    filled: list[bool] = []
+    if leased:
+        fills = [(x.code, tokens[x.code], CachedLink.from_link(x)) for x in leased]
+        try:
+            filled = fill_links(fills=fills)
+        except RedisUnavailable as exc:
+            logger.warning("shortener: could not cache %d new link(s): %s", len(leased), exc)
+    done = {link.code for link, ok in zip(leased, filled, strict=False) if ok}
+    invalidate_links(codes=[link.code for link in links if link.code not in done])
 
 
 def invalidate_link(*, code: str) -> bool:
