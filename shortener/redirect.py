@@ -104,7 +104,10 @@ def resolve_visit(
     """
     try:
         if unlocked is not None:
-            return _visit_inline(code, CachedLink.from_link(unlocked), count, visitor, True)
+            return _visit_with_gate(
+                code=code, count=count, visitor=visitor,
+                inline=CachedLink.from_link(unlocked), unlocked=True,
+            )  # fmt: skip
         visit = miss if miss is not None and miss.state == "miss" else None
         for wait in (*LEASE_WAITS_S, None):
             if visit is None:
@@ -137,14 +140,6 @@ def _visit_with_gate(*, code: str, **kwargs: Any) -> Visit:
         if not clicks.init_gate(code=code, link_id=visit.link_id):
             time_module.sleep(wait)
     raise RedisUnavailable("the max-clicks gate could not be initialised")
-
-
-def _visit_inline(
-    code: str, cached: CachedLink, count: bool, visitor: Visitor, unlocked: bool
-) -> Visit:
-    return _visit_with_gate(
-        code=code, count=count, visitor=visitor, inline=cached, unlocked=unlocked
-    )
 
 
 def state_without_redis(*, code: str, unlocked: Link | None = None) -> Visit:
