@@ -13,6 +13,13 @@ fast path chains it with visit.lua. The client is the rightmost X-Forwarded-For 
 benchmark's load balancer), else REMOTE_ADDR. A refusal is a 429. Configured by BENCH_LIMIT_
 ALGORITHM and BENCH_LIMIT_ARGS (comma-separated) from bench/bench_redirect.py.
 
+`counted_application` is `limited_application` that also counts the click as issue #4 asks, the
+least a rate-limited, counted redirect must do: in the same script, after the GET, one HINCRBY
+(the click) and one XADD (its event: code, Referer, and two empty fields where ours has the
+device class and bot flag, capped like ours with MAXLEN ~ BENCH_EVENTS_MAXLEN) on keys of its own
+(COUNTED_KEYS). No link rules, no max-clicks gate, no User-Agent classification: the floor under
+ours' cached hit, given both issues' requirements.
+
 Every 302 is "the same redirect" as ours (issue #4): Location, then the headers the shortener
 sends with a 302 (Cache-Control, Referrer-Policy; BENCH_REDIRECT_HEADERS, a JSON list of pairs
 from shortener.redirect.redirect_headers), and Content-Length.
@@ -113,19 +120,52 @@ _REFUSED_HEADERS = [("Content-Type", "text/plain"), ("Content-Length", "0"), ("R
 
 
 def limited_application(environ: dict, start_response: Callable) -> Iterable[bytes]:
+    return _limited(environ, start_response, _LIMITED_GET, count=False)
+
+
+_EVENTS_MAXLEN = int(os.environ.get("BENCH_EVENTS_MAXLEN", "100000"))
+COUNTED_KEYS = ("bench:redirect-clicks:pending", "bench:redirect-clicks:events")
+_COUNTED_GET = _redis.register_script(
+    chain(
+        first=(Path(__file__).resolve().parents[1] / "ratelimit" / "lua")
+        .joinpath(f"{_LIMIT_ALGORITHM}.lua")
+        .read_text(),
+        then="""
+local url = redis.call('GET', KEYS[1])
+if url and url ~= '' then
+  redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'l', ARGV[1], 'r', ARGV[2], 'd', '',
+             'b', '')
+end
+return url""",
+    )
+)
+
+
+def counted_application(environ: dict, start_response: Callable) -> Iterable[bytes]:
+    return _limited(environ, start_response, _COUNTED_GET, count=True)
+
+
+def _limited(
+    environ: dict, start_response: Callable, script: Any, *, count: bool
+) -> Iterable[bytes]:
     code = environ.get("PATH_INFO", "/")[1:]
     if code == "static":
         return _redirect(start_response, "https://example.com/")
     forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
     client = forwarded.rsplit(",", 1)[-1].strip() if forwarded else environ.get("REMOTE_ADDR")
+    then_keys, then_args = [KEY_PREFIX + code], []
+    if count:
+        then_keys += COUNTED_KEYS
+        then_args += [code, environ.get("HTTP_REFERER", ""), _EVENTS_MAXLEN]
     keys, args = chain_args(
         first_keys=[f"bench:rl:{{redirect:{client}}}:{_LIMIT_ALGORITHM}"],
         first_args=_LIMIT_ARGS,
-        then_keys=[KEY_PREFIX + code],
-        then_args=[],
+        then_keys=then_keys,
+        then_args=then_args,
         mode="enforce",
     )
-    reply = _LIMITED_GET(keys=keys, args=args)
+    reply = script(keys=keys, args=args)
     if len(reply) == 1:
         start_response("429 Too Many Requests", _REFUSED_HEADERS)
         return _EMPTY
