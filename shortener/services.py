@@ -7,7 +7,8 @@ its cached copy in Redis after the commit (shortener.cache), through an outbox
 (`PendingInvalidation`): an invalidation that Redis missed is done again once it is back. A new
 link is cached instead, so its first clicks are hits (a code looked up before it existed sits in
 the negative cache: that entry goes too); the fill lease taken between INSERT and COMMIT keeps
-it as safe as a fill.
+it as safe as a fill. If Redis cannot be reached for that lease, the new codes go through the
+outbox too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 
@@ -56,7 +58,7 @@ def create_link(
         try:
             with transaction.atomic():
                 link.save(force_insert=True)
-                tokens = cache.reserve_fills(codes=[link.code])  # the code is ours: see cache
+                _cache_after_commit([link])  # the code is ours now: see _cache_after_commit
         except IntegrityError as exc:
             violated = _violated(exc)
             if violated == "shortener_link_pkey":
@@ -68,9 +70,6 @@ def create_link(
                 raise _alias_taken(link.code) from None
             link.code = random_code(length=_code_length())
             continue
-        transaction.on_commit(
-            lambda tokens=tokens: cache.cache_new_links(links=[link], tokens=tokens)
-        )
         return link
     raise ConflictError("Could not allocate a short code; try again.", code="code_unavailable")
 
@@ -126,9 +125,7 @@ def create_links_bulk(
         for index in pending:
             error = ConflictError("Could not allocate a short code.", code="code_unavailable")
             results[index] = BulkItemResult(index, 409, error=error)
-        created = [r.link for r in results.values() if r.link is not None]
-        tokens = cache.reserve_fills(codes=[link.code for link in created])
-        transaction.on_commit(lambda: cache.cache_new_links(links=created, tokens=tokens))
+        _cache_after_commit([r.link for r in results.values() if r.link is not None])
     return [results[index] for index in range(len(items))]
 
 
@@ -217,6 +214,22 @@ def invalidate_after_commit(*, codes: list[str]) -> None:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _cache_after_commit(links: list[Link]) -> None:
+    """Inside the transaction that inserts `links`, after the INSERT: arrange for them to be
+    cached once it commits (SHORTENER_CACHE_ON_CREATE), their fill leases taken now and anything
+    stale for their codes dropped (cache.reserve_fills). If Redis is unreachable, or caching on
+    create is off, the codes go through the outbox of invalidations like any other change: a
+    negative entry cached while a code was unknown must not answer 404 once Redis is back."""
+    if not links:
+        return
+    codes = [link.code for link in links]
+    tokens = cache.reserve_fills(codes=codes) if settings.SHORTENER_CACHE_ON_CREATE else None
+    if tokens is None:
+        invalidate_after_commit(codes=codes)
+    else:
+        transaction.on_commit(lambda: cache.cache_new_links(links=links, tokens=tokens))
 
 
 def _new_link(

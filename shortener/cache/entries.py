@@ -87,38 +87,44 @@ def fill_links(*, fills: Sequence[tuple[str, str, CachedLink | None]]) -> list[b
     return [bool(filled) for filled in guarded(fill)]
 
 
-def reserve_fills(*, codes: Sequence[str]) -> dict[str, str]:
-    """Take the fill lease of each new code, overriding any reader's: {code: our token}.
+def reserve_fills(*, codes: Sequence[str]) -> dict[str, str] | None:
+    """Take the fill lease of each new code, overriding any reader's, and drop whatever Redis
+    holds for the code (a negative entry cached while it was unknown; the entry and gate of a
+    deleted link whose code is reused): {code: our token}, or None if Redis is unreachable.
 
-    Call it after the INSERT and before the COMMIT (shortener.services): a reader that read
-    PostgreSQL before the commit (no row yet) then cannot fill a negative entry, and an update
-    committed before `cache_new_links` runs deletes our lease, which turns our fill into an
-    invalidation. {} when SHORTENER_CACHE_ON_CREATE is off or Redis is down: the links are then
-    only invalidated after the commit, as before (their first click is a miss). Never raises."""
-    if not codes or not settings.SHORTENER_CACHE_ON_CREATE:
-        return {}
+    Call it after the INSERT and before the COMMIT (shortener.services). From here on nothing
+    stale can be served for these codes: a reader that read PostgreSQL before the commit (no row
+    yet) cannot fill a negative entry, an update committed before `cache_new_links` runs deletes
+    our lease, which turns our fill into an invalidation, and if Redis fails before
+    `cache_new_links`, the code is simply not cached (its first click is a miss). None: the
+    caller puts the codes through the outbox of invalidations instead (services), so an entry
+    that the unreachable Redis still holds is dropped once it answers. Never raises."""
     tokens = {code: _new_token() for code in codes}
+    if not tokens:
+        return tokens
     redis_client = client()
 
     def reserve() -> None:
         with redis_client.pipeline(transaction=False) as pipe:
             for code, token in tokens.items():
-                pipe.set(keys_for(code).lease, token, px=LEASE_MS)
+                keys = keys_for(code)
+                pipe.delete(keys.link, keys.gate, keys.gate_lease)
+                pipe.set(keys.lease, token, px=LEASE_MS)
             pipe.execute()
 
     try:
         guarded(reserve)
     except RedisUnavailable as exc:
-        logger.warning("shortener: new links not cached (first clicks will miss): %s", exc)
-        return {}
+        logger.warning("shortener: new links not cached, their codes go to the outbox: %s", exc)
+        return None
     return tokens
 
 
 def cache_new_links(*, links: Sequence[Link], tokens: dict[str, str]) -> None:
-    """After the COMMIT of `links`: cache each one whose fill lease we still hold (fill.lua,
-    one round trip), and invalidate every other (its lease was lost to an invalidation, or
-    never taken: a negative entry cached before the link existed must go). Never raises: if
-    Redis is down, the entries expire by their TTLs (invalidate_links logs it)."""
+    """After the COMMIT of `links`, with the tokens `reserve_fills` gave before it: cache each
+    link whose fill lease we still hold (fill.lua, one round trip), and invalidate every other
+    (its lease was lost to an invalidation: an update committed in between). Never raises: if
+    Redis is down now, the links are not cached, and reserve_fills left nothing stale."""
     leased = [link for link in links if tokens.get(link.code)]
     filled: list[bool] = []
     if leased:

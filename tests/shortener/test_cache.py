@@ -103,6 +103,27 @@ def test_with_cache_on_create_off_a_new_link_is_only_invalidated(
         services.create_link(owner=None, long_url="https://example.com/x", alias="was-unknown")
 
     assert cached_fields("was-unknown") == {}
+    assert not PendingInvalidation.objects.exists()  # through the outbox, and done
+
+
+def test_reserving_a_new_code_drops_what_redis_held_for_it():
+    """Between INSERT and COMMIT: a negative entry cached while the code was unknown, and the
+    entry and max-clicks gate of a deleted link whose invalidation Redis missed, go in the same
+    round trip as the lease. So if Redis fails before the link is cached, nothing stale is left
+    to answer for the code; its first click is a miss."""
+    redis = cache.client()
+    negative, reused = cache.keys_for("was-negative"), cache.keys_for("was-deleted")
+    redis.hset(negative.link, mapping={"id": "0"})
+    redis.hset(reused.link, mapping={"id": "7", "url": "https://example.com/old"})
+    redis.set(reused.gate, 3)
+
+    tokens = cache.reserve_fills(codes=["was-negative", "was-deleted"])
+
+    assert set(tokens) == {"was-negative", "was-deleted"}
+    assert redis.exists(negative.link, reused.link, reused.gate) == 0
+    assert redis.get(reused.lease) == tokens["was-deleted"]
+    visit = cache.visit(code="was-negative", now_ms=0, count=False, visitor=PERSON)
+    assert visit.state == "miss"
 
 
 def test_an_update_committed_before_the_new_link_is_cached_wins():
@@ -361,7 +382,7 @@ def test_invalidation_does_not_raise_when_redis_is_down(settings, caplog):
     assert "could not invalidate" in caplog.text
 
 
-def test_creation_works_when_redis_is_down_and_the_link_is_simply_not_cached(
+def test_creation_works_when_redis_is_down_and_its_code_waits_in_the_outbox(
     settings, caplog, django_capture_on_commit_callbacks
 ):
     with socket.socket() as probe:
@@ -373,7 +394,9 @@ def test_creation_works_when_redis_is_down_and_the_link_is_simply_not_cached(
         link = services.create_link(owner=None, long_url="https://example.com/offline")
 
     assert Link.objects.filter(code=link.code).exists()
-    assert "first clicks will miss" in caplog.text
+    assert "their codes go to the outbox" in caplog.text
+    # Redis is still down after the commit: the code waits for retry_invalidations.
+    assert list(PendingInvalidation.objects.values_list("code", flat=True)) == [link.code]
 
 
 def test_the_keys_one_script_touches_share_a_hash_tag_and_codes_spread_over_slots():

@@ -171,6 +171,31 @@ def test_edits_made_while_redis_is_unreachable_reach_the_cache_once_it_answers(
     assert client.get(f"/{deleted.code}").status_code == 404
 
 
+def test_a_link_created_while_redis_is_unreachable_is_not_hidden_by_a_negative_entry(
+    client, private_redis, django_capture_on_commit_callbacks
+):
+    """Someone tries an alias before it exists: a negative entry (60 s). Redis becomes
+    unreachable but keeps its data, and the alias is created meanwhile. Without the outbox that
+    entry would answer 404 for the new link once Redis is back; the creation leaves its code in
+    the outbox, and retry_invalidations drops the entry."""
+    assert client.get("/soon-taken").status_code == 404  # cached as unknown
+    bystander = LinkFactory()
+    client.get(f"/{bystander.code}", HTTP_USER_AGENT=BROWSER)
+
+    private_redis.freeze()
+    assert client.get(f"/{bystander.code}", HTTP_USER_AGENT=BROWSER).status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):  # the breaker is open now
+        services.create_link(owner=None, long_url="https://example.com/new", alias="soon-taken")
+    assert list(PendingInvalidation.objects.values_list("code", flat=True)) == ["soon-taken"]
+    private_redis.thaw()
+    cache.reset_breaker()
+
+    assert cache.client().hget(cache.keys_for("soon-taken").link, "id") == "0"  # still there
+    assert services.retry_invalidations() == 1
+    response = client.get("/soon-taken", HTTP_USER_AGENT=BROWSER)
+    assert (response.status_code, response["Location"]) == (302, "https://example.com/new")
+
+
 def test_the_id_generator_keeps_issuing_after_its_redis_is_killed(private_redis):
     # Creation needs IDs. What happens past the lease deadline is core.snowflake's business
     # (tests/core/test_snowflake.py); the shortener relies on this much.
