@@ -74,7 +74,13 @@ def parse_policy(scope: str, raw: dict[str, Any]) -> Policy:
             methods=None if methods is None else frozenset(m.upper() for m in methods),
             headers_on_success=bool(raw.get("headers_on_success", True)),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except KeyError as exc:
+        raise ImproperlyConfigured(
+            f"RATELIMIT_POLICIES[{scope!r}]: no {exc.args[0]!r}. A new scope needs algorithm,"
+            " limit and window; an override (RATELIMIT_POLICY_OVERRIDES) of an existing scope"
+            " only what it changes: is the scope's name right?"
+        ) from None
+    except (TypeError, ValueError) as exc:
         raise ImproperlyConfigured(f"RATELIMIT_POLICIES[{scope!r}]: {exc!r}") from exc
     for field, value, allowed in (
         ("algorithm", policy.algorithm, ALGORITHMS),
