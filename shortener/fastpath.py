@@ -40,8 +40,9 @@ from shortener import cache, clicks
 from shortener.cache import RedisUnavailable, Visit
 from shortener.fast404 import NotFoundPages
 from shortener.redirect import ENVIRON_KEY, now_ms, redirect_headers, resolve_visit
+from shortener.rules import ALIAS_PATTERN
 
-CODE_PATH_RE = re.compile(r"/([A-Za-z0-9_-]{3,32})")
+CODE_PATH_RE = re.compile(rf"/({ALIAS_PATTERN})")  # the shortcode converter's codes
 _STATUS_LINES = {
     301: "301 Moved Permanently",
     302: "302 Found",

@@ -2,25 +2,14 @@
 `/{code}` (redirect) and `/{code}+` (preview). Owned by shortener/redirect.py.
 
 Served by shortener.fastpath before Django when the link is cached and open; these routes do
-the rest. The `shortcode` converter is the one definition of what a code looks like here.
+the rest. The `shortcode` converter (shortener/converters.py) is the one definition of what a
+code looks like in a URL.
 """
 
-from django.urls import path, register_converter
+from django.urls import path
 
+from shortener import converters as _converters  # noqa: F401  (registers `shortcode`)
 from shortener import redirect
-
-
-class ShortCodeConverter:
-    regex = "[A-Za-z0-9_-]{3,32}"  # random codes (7 base62) and aliases (shortener.rules)
-
-    def to_python(self, value: str) -> str:
-        return value
-
-    def to_url(self, value: str) -> str:
-        return value
-
-
-register_converter(ShortCodeConverter, "shortcode")
 
 urlpatterns = [
     path("<shortcode:code>+", redirect.preview_view, name="link-preview"),

@@ -11,20 +11,27 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import User
-from shortener import clicks
+from shortener import clicks, rules
 from shortener.errors import LinkNotFoundError
 from shortener.models import Link
 
 
 def link_for_code(*, code: str) -> Link | None:
-    """The link `code`, whoever owns it (public things: QR codes, the preview), or None."""
+    """The link `code`, whoever owns it (public things: QR codes, the preview), or None. A
+    string that cannot be a code (shortener.rules: a NUL byte, which PostgreSQL refuses in text,
+    would be a 500) is None without a query."""
+    if not rules.ALIAS_RE.fullmatch(code):
+        return None
     return Link.objects.filter(code=code).first()
 
 
 def owned_link(*, code: str, owner: User) -> Link:
     """The link `code` if `owner` owns it. Someone else's link is LinkNotFoundError (404), not
-    403: whether a code exists is nobody else's business (no enumeration through errors)."""
-    link = Link.objects.filter(code=code, owner=owner).first() if owner.is_authenticated else None
+    403: whether a code exists is nobody else's business (no enumeration through errors). So is
+    a string that cannot be a code (no query)."""
+    link = None
+    if owner.is_authenticated and rules.ALIAS_RE.fullmatch(code):
+        link = Link.objects.filter(code=code, owner=owner).first()
     if link is None:
         raise LinkNotFoundError(f"You have no link {code!r}.")
     return link

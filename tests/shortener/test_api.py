@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -164,6 +165,17 @@ def test_someone_elses_link_is_a_404_for_every_verb(api):
         assert response.status_code == 404
         assert _error(response)["code"] == "link_not_found"
     assert Link.objects.filter(code="theirs", disabled=False).exists()
+
+
+@pytest.mark.parametrize("path", ["%00", "a%00b", "ab", "x" * 33, "%C3%BC", "a%20b"])
+def test_a_string_that_cannot_be_a_code_is_a_404_without_a_query(api, path):
+    # A NUL byte reached PostgreSQL, which refuses it in text: a 500 before.
+    for method, suffix in (("get", ""), ("patch", ""), ("delete", ""), ("get", "/stats")):
+        with CaptureQueriesContext(connection) as queries:
+            response = getattr(api, method)(f"/api/v1/links/{path}{suffix}", {}, format="json")
+        assert not [q for q in queries.captured_queries if "shortener_link" in q["sql"]]
+        assert response.status_code == 404, (method, suffix)
+        assert _error(response)["code"] == "link_not_found"
 
 
 def test_patch_cannot_change_the_code_or_send_nothing(api, user):

@@ -518,3 +518,8 @@ def test_a_qr_code_is_revalidated_by_etag_and_can_be_downloaded(client):
 def test_a_qr_code_of_an_unknown_code_is_a_404(client):
     assert client.get("/shortener/links/nosuch1/qr.svg").status_code == 404
     assert client.get("/shortener/links/bad%20code/qr.png").status_code == 404
+
+
+def test_the_pages_of_a_string_that_cannot_be_a_code_are_404s(signed_in):
+    for page in ("edit/", "delete/", "stats/", "qr.svg", "qr.png"):
+        assert signed_in.get(f"/shortener/links/a%00b/{page}").status_code == 404, page
