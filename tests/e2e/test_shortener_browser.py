@@ -135,3 +135,84 @@ def test_a_bad_url_is_explained_next_to_the_field_and_options_stay_open(page: Pa
     page.set_viewport_size(PHONE)
     screenshot("shortener-errors-390")
     assert not Link.objects.exists()
+
+
+def test_a_protected_one_time_link_previewed_unlocked_used_up_edited_and_deleted(
+    page: Page, live_server, screenshot
+):
+    """The rest of a link's life in the browser: a password and max_clicks=1 set in the
+    options, the preview hiding the destination, a wrong then the right password, the 410 once
+    used up, the owner's edit (a new destination, no password, no limit), then delete."""
+    page.goto("/")
+    sign_up(page, "e2e-pat")
+    page.get_by_label("Long URL").fill(DESTINATION)
+    page.get_by_text("Options").click()
+    page.get_by_label("Custom alias").fill("e2e-secret")
+    page.get_by_label("Max clicks").fill("1")
+    page.get_by_label("Password").fill("open sesame")  # the only one: "Password optional"
+    page.get_by_role("button", name="Shorten").click()
+    expect(page.get_by_test_id("short-url")).to_have_text(f"{live_server.url}/e2e-secret")
+
+    page.goto("/e2e-secret+")
+    # Codes are case-sensitive: the upper-cased eyebrow shows this one as it is.
+    expect(page.locator(".eyebrow")).to_have_text(
+        "Link preview · /e2e-secret".upper().replace("/E2E-SECRET", "/e2e-secret"),
+        use_inner_text=True,
+    )
+    expect(page.get_by_test_id("preview-protected")).to_be_visible()
+    expect(page.get_by_test_id("preview-destination")).to_have_count(0)
+    assert "example.com" not in page.content()
+    screenshot("shortener-preview-protected")
+
+    page.get_by_test_id("preview-continue").click()
+    expect(page.get_by_role("heading", name="This link is protected")).to_be_visible()
+    page.get_by_label("Password").fill("wrong guess")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("alert")).to_have_text("That password is not right.")
+    expect(page.get_by_label("Password")).to_have_accessible_description(
+        "That password is not right."
+    )
+    expect(page.locator(".eyebrow")).to_have_text("/e2e-secret", use_inner_text=True)
+    screenshot("shortener-password-wrong")
+
+    page.route("https://example.com/**", fulfil_destination)
+    page.get_by_label("Password").fill("open sesame")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="You have arrived")).to_be_visible()
+    assert page.url == DESTINATION
+
+    page.goto("/e2e-secret")  # its one click is used
+    expect(page.get_by_test_id("link-exhausted")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("This link has been used up")
+    screenshot("shortener-exhausted")
+
+    page.goto("/shortener/links/")
+    row = page.get_by_role("row").filter(has_text="/e2e-secret")
+    row.get_by_role("link", name="Edit").click()
+    page.get_by_label("Destination").fill("https://example.com/e2e/moved")
+    page.get_by_label("Max clicks").fill("")
+    page.get_by_label("Remove the password").check()
+    page.get_by_role("button", name="Save changes").click()
+    link = Link.objects.get(code="e2e-secret")
+    assert (link.long_url, link.max_clicks, link.has_password) == (
+        "https://example.com/e2e/moved",
+        None,
+        False,
+    )
+    page.goto("/e2e-secret+")  # the cached copy went with the edit
+    expect(page.get_by_test_id("preview-host")).to_have_text("example.com")
+    expect(page.get_by_test_id("preview-destination")).to_have_text("https://example.com/e2e/moved")
+    page.get_by_test_id("preview-continue").click()
+    expect(page.get_by_role("heading", name="You have arrived")).to_be_visible()
+    assert page.url == "https://example.com/e2e/moved"
+
+    page.goto("/shortener/links/")
+    page.get_by_role("row").filter(has_text="/e2e-secret").get_by_role(
+        "link", name="Delete"
+    ).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Delete /e2e-secret?")
+    page.get_by_role("button", name="Delete for good").click()
+    expect(page.get_by_text("Deleted /e2e-secret. The code is free again.")).to_be_visible()
+    assert not Link.objects.filter(code="e2e-secret").exists()
+    page.goto("/e2e-secret")
+    expect(page.get_by_test_id("link-unknown")).to_be_visible()
