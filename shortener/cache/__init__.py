@@ -8,8 +8,9 @@ fill after a miss, cache on create, invalidate).
 Key layout (Redis Cluster ready). Keys that one script touches together carry one hash tag, so
 Cluster puts them in one slot. Codes are spread over `SLOTS` tags by crc32 of the code:
 
-    sl:{s3}:link:<code>     hash  cached link: id url type exp pw off max   TTL 1 h (negative: 60 s)
-                                  (negative entry: id = "0"; url is already ASCII-safe)
+    sl:{s3}:entry:<code>    str   cached link "id|type|exp|pw|off|max|url"  TTL 1 h (negative 60 s)
+                                  (negative entry: "0"; url is already ASCII-safe. Formerly
+                                  a hash at sl:{s3}:link:<code>: keys.legacy_entry_key)
     sl:{s3}:lease:<code>    str   fill lease: random token of the reader filling the entry  PX 3 s
     sl:{s3}:gate:<code>     int   max-clicks gate: clicks still allowed                     TTL 1 h
     sl:{s3}:gatelease:<code> str  lease of whoever initialises the gate                     PX 3 s
@@ -49,6 +50,7 @@ process per 2 s, not every request.
 """
 
 from shortener.cache.entries import (
+    NEGATIVE_ENTRY,
     CachedLink,
     cache_new_links,
     fill_link,
@@ -85,6 +87,7 @@ __all__ = [
     "BREAKER_SECONDS",
     "EVENTS_MAXLEN",
     "LEASE_MS",
+    "NEGATIVE_ENTRY",
     "SLOTS",
     "CachedLink",
     "LinkKeys",

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils.encoding import iri_to_uri
 
-from shortener.cache.keys import keys_for
+from shortener.cache.keys import keys_for, legacy_entry_key
 from shortener.cache.scripts import LEASE_MS, RedisUnavailable, _new_token, client, guarded, script
 from shortener.models import Link
 
@@ -46,20 +46,44 @@ class CachedLink:
             max_clicks=link.max_clicks,
         )
 
-    def values(self) -> list[str]:
-        """The entry's fields in visit.lua's order: id url type exp pw off max."""
-        return [
-            str(self.id),
-            self.location,
-            str(self.redirect_type),
-            "" if self.expires_at_ms is None else str(self.expires_at_ms),
-            "1" if self.has_password else "",
-            "1" if self.disabled else "",
-            "" if self.max_clicks is None else str(self.max_clicks),
-        ]
+    def packed(self) -> str:
+        """The cached entry: one string, `id|type|exp|pw|off|max|url` (visit.lua's ENTRY pattern;
+        the URL last, so whatever it holds cannot shift a field). One string rather than a hash:
+        a URL is longer than hash-max-listpack-value (64 bytes), so a hash of these fields is
+        stored as a hashtable, ~650 bytes an entry against ~220 for the string (docs/shortener.md,
+        "Memory")."""
+        return "|".join(
+            (
+                str(self.id),
+                str(self.redirect_type),
+                "" if self.expires_at_ms is None else str(self.expires_at_ms),
+                "1" if self.has_password else "",
+                "1" if self.disabled else "",
+                "" if self.max_clicks is None else str(self.max_clicks),
+                self.location,
+            )
+        )
+
+    @classmethod
+    def unpack(cls, entry: str) -> CachedLink | None:
+        """The inverse of `packed`; None for a negative entry ("0")."""
+        if entry == NEGATIVE_ENTRY:
+            return None
+        link_id, redirect_type, expires, password, disabled, max_clicks, location = entry.split(
+            "|", 6
+        )
+        return cls(
+            id=int(link_id),
+            location=location,
+            redirect_type=int(redirect_type),
+            expires_at_ms=int(expires) if expires else None,
+            has_password=password == "1",
+            disabled=disabled == "1",
+            max_clicks=int(max_clicks) if max_clicks else None,
+        )
 
 
-_FIELDS = ("id", "url", "type", "exp", "pw", "off", "max")
+NEGATIVE_ENTRY = "0"  # a code that is not in PostgreSQL (no link has id 0)
 
 
 def fill_link(*, code: str, lease_token: str, link: CachedLink | None) -> bool:
@@ -77,11 +101,10 @@ def fill_links(*, fills: Sequence[tuple[str, str, CachedLink | None]]) -> list[b
             for code, lease_token, link in fills:
                 keys = keys_for(code)
                 if link is None:
-                    ttl, pairs = settings.SHORTENER_NEGATIVE_CACHE_SECONDS, ["id", "0"]
+                    ttl, entry = settings.SHORTENER_NEGATIVE_CACHE_SECONDS, NEGATIVE_ENTRY
                 else:
-                    ttl = settings.SHORTENER_CACHE_SECONDS
-                    pairs = [x for pair in zip(_FIELDS, link.values(), strict=True) for x in pair]
-                run(keys=[keys.lease, keys.link], args=[lease_token, ttl, *pairs], client=pipe)
+                    ttl, entry = settings.SHORTENER_CACHE_SECONDS, link.packed()
+                run(keys=[keys.lease, keys.link], args=[lease_token, ttl, entry], client=pipe)
             return pipe.execute()
 
     return [bool(filled) for filled in guarded(fill)]
@@ -108,7 +131,7 @@ def reserve_fills(*, codes: Sequence[str]) -> dict[str, str] | None:
         with redis_client.pipeline(transaction=False) as pipe:
             for code, token in tokens.items():
                 keys = keys_for(code)
-                pipe.delete(keys.link, keys.gate, keys.gate_lease)
+                pipe.delete(keys.link, keys.gate, keys.gate_lease, legacy_entry_key(code))
                 pipe.set(keys.lease, token, px=LEASE_MS)
             pipe.execute()
 
@@ -161,23 +184,26 @@ def invalidate_links(*, codes: Iterable[str]) -> bool:
         # One DEL per code: its keys share a hash tag (Cluster-safe); different codes may not,
         # so they are separate commands in one pipeline.
         with redis_client.pipeline(transaction=False) as pipe:
-            for start in range(0, len(names), 4):
-                pipe.delete(*names[start : start + 4])
+            for start in range(0, len(names), _PER_CODE):
+                pipe.delete(*names[start : start + _PER_CODE])
             pipe.execute()
 
     try:
         guarded(delete)
     except RedisUnavailable as exc:
         logger.warning(
-            "shortener: could not invalidate %d cached link(s): %s", len(names) // 4, exc
+            "shortener: could not invalidate %d cached link(s): %s", len(names) // _PER_CODE, exc
         )
         return False
     return True
 
 
-def _link_key_names(code: str) -> tuple[str, str, str, str]:
+_PER_CODE = 5  # names per code in _link_key_names
+
+
+def _link_key_names(code: str) -> tuple[str, str, str, str, str]:
     keys = keys_for(code)
-    return keys.link, keys.lease, keys.gate, keys.gate_lease
+    return keys.link, keys.lease, keys.gate, keys.gate_lease, legacy_entry_key(code)
 
 
 def load_link(*, code: str) -> Link | None:

@@ -43,7 +43,7 @@ class LinkKeys:
     """Every key of one code, in the order visit.lua takes them."""
 
     slot: int
-    link: str
+    link: str  # the cached entry: one string (entries.CachedLink.packed)
     gate: str
     pending: str
     events: str
@@ -56,7 +56,16 @@ class LinkKeys:
 def keys_for(code: str) -> LinkKeys:
     slot = slot_of(code)
     tag = _tag(slot)
-    link, gate, pending = f"{tag}:link:{code}", f"{tag}:gate:{code}", f"{tag}:pending"
+    link, gate, pending = f"{tag}:entry:{code}", f"{tag}:gate:{code}", f"{tag}:pending"
     events, lease, gate_lease = f"{tag}:events", f"{tag}:lease:{code}", f"{tag}:gatelease:{code}"
     for_visit = (link, gate, pending, events, lease)
     return LinkKeys(slot, link, gate, pending, events, lease, gate_lease, for_visit)
+
+
+def legacy_entry_key(code: str) -> str:
+    """Where entries were cached until they became one string: a hash of seven fields, which
+    Redis stored as a hashtable (~650 bytes) because a URL is longer than
+    hash-max-listpack-value (64). Invalidations still delete it, so that a process running the
+    old code during a rolling deploy cannot serve an edited or deleted link from it; it expires
+    by itself within SHORTENER_CACHE_SECONDS. Drop this once no such process can be running."""
+    return f"{_tag(slot_of(code))}:link:{code}"

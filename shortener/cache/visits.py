@@ -76,7 +76,7 @@ def visit(
         LEASE_MS,
     ]
     if inline is not None:
-        args += ["inline", *inline.values()]
+        args += ["inline", inline.packed()]
         if fill_token:
             args.append(settings.SHORTENER_CACHE_SECONDS)
     url = settings.REDIS_URL

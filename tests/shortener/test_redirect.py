@@ -385,7 +385,8 @@ def test_a_miss_is_resolved_by_the_fast_path_without_djangos_handler(
     assert [
         (started["sender"], started["environ"]["PATH_INFO"]) for started in django_requests
     ] == [(RedirectFastPath, f"/{link.code}")]
-    assert cache.client().hget(cache.keys_for(link.code).link, "url") == "https://example.com/cold"
+    entry = cache.CachedLink.unpack(cache.client().get(cache.keys_for(link.code).link))
+    assert entry.location == "https://example.com/cold"
     assert live_clicks(link) == 1
     with django_assert_num_queries(0):
         assert wsgi_get(wsgi_app, f"/{link.code}")[0] == 302  # now a hit
@@ -414,7 +415,8 @@ def test_a_miss_costs_two_round_trips_the_first_taking_the_lease_the_second_fill
     assert sent == ["EVALSHA", "EVALSHA"]
     assert live_clicks(link) == 1
     assert cache.client().exists(cache.keys_for(link.code).lease) == 0  # the fill released it
-    assert cache.client().hget(cache.keys_for(link.code).link, "url") == link.long_url
+    entry = cache.CachedLink.unpack(cache.client().get(cache.keys_for(link.code).link))
+    assert entry.location == link.long_url
 
 
 def test_a_cached_unknown_code_gets_djangos_404_page_without_django(

@@ -163,8 +163,11 @@ def test_edits_made_while_redis_is_unreachable_reach_the_cache_once_it_answers(
     cache.reset_breaker()
 
     redis = cache.client()
-    assert redis.hget(cache.keys_for(edited.code).link, "url") == "https://example.com/before"
-    assert redis.hget(cache.keys_for(deleted.code).link, "url") == "https://example.com/deleted"
+    for link, url in (
+        (edited, "https://example.com/before"),
+        (deleted, "https://example.com/deleted"),
+    ):
+        assert cache.CachedLink.unpack(redis.get(cache.keys_for(link.code).link)).location == url
     assert services.retry_invalidations() == 2
     assert PendingInvalidation.objects.count() == 0
     assert client.get(f"/{edited.code}")["Location"] == "https://example.com/after"
@@ -190,7 +193,8 @@ def test_a_link_created_while_redis_is_unreachable_is_not_hidden_by_a_negative_e
     private_redis.thaw()
     cache.reset_breaker()
 
-    assert cache.client().hget(cache.keys_for("soon-taken").link, "id") == "0"  # still there
+    negative = cache.client().get(cache.keys_for("soon-taken").link)
+    assert negative == cache.NEGATIVE_ENTRY  # still there
     assert services.retry_invalidations() == 1
     response = client.get("/soon-taken", HTTP_USER_AGENT=BROWSER)
     assert (response.status_code, response["Location"]) == (302, "https://example.com/new")
