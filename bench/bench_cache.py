@@ -7,10 +7,10 @@ promise (a cache with room for 20 % of the links then serves 80 % of redirects).
 is built: codes are drawn from a Zipf distribution whose exponent is solved so that the top
 `share` of links get `top_share` of the draws. The promise is then measured with the shortener's
 own cache-aside code (`cache.visit`, then `redirect.resolve_visit` on a miss: fill lease, one
-SELECT, fill), against a private `redis-server` used as a pure cache: `maxmemory` set to what
-`share` of the links' entries take (measured first, entry by entry as the shortener stores
-them), and an eviction policy. Each policy replays the same trace from an empty cache; the first
-half warms the cache and the hit ratio is taken over the second half.
+SELECT, fill), against a private `redis-server` used as a pure cache, with an eviction policy
+and `maxmemory` tuned until the cache holds as many entries as it has room for (`share` of the
+links, or `--room`) at the end of the trace (`tune_room`). Each policy replays the same trace
+from an empty cache; the first half warms the cache and the hit ratio is taken over the second.
 
 - *ours*: `allkeys-lfu` with `maxmemory-samples 10` (Redis evicts the least frequently used of
   10 sampled keys: what a cache for skewed traffic should keep).
