@@ -212,6 +212,9 @@ SHORTENER_NEGATIVE_CACHE_SECONDS = env.int("SHORTENER_NEGATIVE_CACHE_SECONDS", d
 # create"); costs Redis memory for links created in the last SHORTENER_CACHE_SECONDS.
 SHORTENER_CACHE_ON_CREATE = env.bool("SHORTENER_CACHE_ON_CREATE", default=True)
 SHORTENER_CLICK_FLUSH_SECONDS = env.float("SHORTENER_CLICK_FLUSH_SECONDS", default=5.0)
+# /healthz says "degraded" when click events or cache invalidations wait longer than this for
+# Celery (shortener/health.py): 12 flush intervals.
+SHORTENER_BACKLOG_ALERT_SECONDS = env.int("SHORTENER_BACKLOG_ALERT_SECONDS", default=60)
 SHORTENER_BULK_MAX = 1000
 # Redis slots (hash tags) the shortener spreads its keys over; change only after a drained flush.
 SHORTENER_REDIS_SLOTS = 8

@@ -1,7 +1,13 @@
-"""Dependency checks behind `GET /healthz` and `manage.py healthcheck`.
+"""Dependency checks and backlogs behind `GET /healthz` and `manage.py healthcheck`.
 
 Each check opens a real round trip (SELECT 1, PING, a broker connection) with a short timeout, so
 a dead dependency turns into a named failure within about a second instead of a hung probe.
+
+Backlogs are the background work the product relies on (Celery beat and workers), registered by
+the apps (`register_backlog`, from AppConfig.ready): the click flush, the outbox of cache
+invalidations. One past its limit makes the report "degraded" but keeps HTTP 200: the web tier
+still serves, and a load balancer must not take web nodes out because beat stopped. `manage.py
+healthcheck --backlogs` fails on it (for the worker and beat containers, and for monitoring).
 """
 
 from __future__ import annotations
@@ -60,6 +66,36 @@ CHECKS: dict[str, Callable[[], None]] = {
 }
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """How far behind one kind of background work is. `ok`: within its limit."""
+
+    ok: bool
+    detail: dict
+
+
+BACKLOGS: dict[str, Callable[[], Backlog]] = {}
+
+
+def register_backlog(name: str, measure: Callable[[], Backlog]) -> None:
+    """Report `measure()` under `name` in every health report (an app's AppConfig.ready)."""
+    BACKLOGS[name] = measure
+
+
+def run_backlogs() -> dict[str, dict]:
+    """Every registered backlog as {"ok": ..., **detail}; never raises (a backlog that cannot be
+    measured, its store being down, is not ok and says why)."""
+    report = {}
+    for name, measure in BACKLOGS.items():
+        try:
+            backlog = measure()
+        except Exception as exc:  # a health probe reports failures, it does not raise them
+            report[name] = {"ok": False, "error": type(exc).__name__}
+        else:
+            report[name] = {"ok": backlog.ok, **backlog.detail}
+    return report
+
+
 def run_checks() -> list[CheckResult]:
     """Run every check; never raises. A failure carries the exception's class and message."""
     results = []
@@ -77,14 +113,22 @@ def run_checks() -> list[CheckResult]:
 
 
 def health_report(*, detail: bool = False) -> tuple[int, dict]:
-    """(HTTP status, body): 200 when every dependency answers, else 503 naming the ones that don't.
-    `detail` includes each failure's full message (hosts, ports), for operators only."""
+    """(HTTP status, body): 200 when every dependency answers, else 503 naming the ones that don't
+    (`failing`). The backlogs come along: one past its limit makes the status "degraded" and is
+    named in `behind`, with HTTP 200 still. `detail` includes each failure's full message
+    (hosts, ports), for operators only."""
     results = run_checks()
     failing = [r.name for r in results if not r.ok]
-    body = {
-        "status": "ok" if not failing else "unavailable",
+    backlogs = run_backlogs()
+    behind = [name for name, backlog in backlogs.items() if not backlog["ok"]]
+    status = "unavailable" if failing else "degraded" if behind else "ok"
+    body: dict = {
+        "status": status,
         "checks": {r.name: r.as_dict(detail=detail) for r in results},
+        "backlogs": backlogs,
     }
     if failing:
         body["failing"] = failing
+    if behind:
+        body["behind"] = behind
     return (200 if not failing else 503), body

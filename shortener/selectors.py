@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Count, Min, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import User
 from shortener import clicks, rules
 from shortener.errors import LinkNotFoundError
-from shortener.models import Link
+from shortener.models import Link, PendingInvalidation
 
 
 def link_for_code(*, code: str) -> Link | None:
@@ -75,3 +75,13 @@ def link_state(*, link: Link, clicks_so_far: int | None = None) -> str:
 def link_stats(*, link: Link) -> dict:
     """{clicks, by_day, top_referrers, devices, bot_hits}: see shortener.clicks.link_stats."""
     return clicks.link_stats(link=link)
+
+
+def invalidation_backlog() -> tuple[int, float]:
+    """(rows waiting in the outbox of cache invalidations, age of the oldest in seconds; 0 when
+    none). A row outlives its request only while Redis is unreachable; `retry_invalidations`
+    (Celery beat) clears it once Redis answers."""
+    found = PendingInvalidation.objects.aggregate(waiting=Count("id"), oldest=Min("created_at"))
+    if not found["waiting"]:
+        return 0, 0.0
+    return found["waiting"], max(0.0, (timezone.now() - found["oldest"]).total_seconds())

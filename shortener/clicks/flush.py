@@ -212,6 +212,27 @@ def store_events(*, slot: int, entries: list[Entry]) -> None:
         )
 
 
+def flush_lag_seconds() -> float:
+    """How long the oldest click event still in Redis has waited for the flush, in seconds; 0
+    when there is none. Every flushed event is deleted (ack.lua: XACK + XDEL), so the oldest left
+    is the oldest not yet in PostgreSQL. On Redis's clock (an entry's id is Redis's time in ms),
+    in one round trip. Raises RedisUnavailable."""
+    redis_client = cache.client()
+
+    def read() -> list:
+        with redis_client.pipeline(transaction=False) as pipe:
+            pipe.time()
+            for slot in range(cache.SLOTS):
+                pipe.xrange(cache.events_key(slot), count=1)
+            return pipe.execute()
+
+    (seconds, micros), *firsts = guarded(read)
+    oldest = [int(entries[0][0].split("-", 1)[0]) for entries in firsts if entries]
+    if not oldest:
+        return 0.0
+    return max(0.0, seconds + micros / 1e6 - min(oldest) / 1000)
+
+
 def ack_events(*, slot: int, entry_ids: list[str]) -> None:
     """XACK + XDEL events that PostgreSQL has. Raises RedisUnavailable."""
     run, redis_client = cache.script("ack"), cache.client()
