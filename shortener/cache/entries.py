@@ -47,11 +47,11 @@ class CachedLink:
         )
 
     def packed(self) -> str:
-        """The cached entry: one string, `id|type|exp|pw|off|max|url` (visit.lua's ENTRY pattern;
-        the URL last, so whatever it holds cannot shift a field). One string rather than a hash:
-        a URL is longer than hash-max-listpack-value (64 bytes), so a hash of these fields is
-        stored as a hashtable, ~650 bytes an entry against ~220 for the string (docs/shortener.md,
-        "Memory")."""
+        """The cached entry: one string, `id|type|exp|pw|off|max|url` (visit.lua parses it with
+        one pattern; the URL last, so whatever it holds cannot shift a field). One string rather
+        than a hash: a URL is longer than hash-max-listpack-value (64 bytes), so a hash of these
+        fields is stored as a hashtable, ~650 bytes an entry against ~290 for the string
+        (docs/shortener.md, "Memory")."""
         return "|".join(
             (
                 str(self.id),
