@@ -12,8 +12,9 @@ the negative cache (unknown codes), codes drawn from a Zipf distribution (from a
 warm against the seed's 12,000 redirects/s), the cached peak against a second baseline that also
 runs the per-IP redirect limit (issue #5) in the same round trip ("baseline+limit"), against a
 third that also counts the click in that script ("baseline+limit+count": the floor of a cached
-hit that meets both issues), and, once shortener/fastpath.py exists, Django's own redirect view
-without the fast path.
+hit that meets both issues), ours without the per-IP limit ("ours-no-limit", the limit confined
+to POST: what exempting cached hits from it would give), and, once shortener/fastpath.py
+exists, Django's own redirect view without the fast path.
 
 Method (docs/benchmarks.md, "Redirects", says why):
 - Links are created in the dev database (DATABASE_URL, no owner) with `bulk_create` and deleted
@@ -470,13 +471,22 @@ def _environment() -> dict[str, str]:
     }
 
 
+# Environment of one server on top of _environment(), by server name.
+SERVER_ENV = {
+    "ours-no-limit": {
+        "RATELIMIT_POLICY_OVERRIDES": json.dumps({"redirect": {"methods": ["POST"]}}),
+    },
+}
+
+
 @contextlib.contextmanager
 def _servers(apps: dict[str, str], *, workers: int, logs: Path) -> Iterator[dict[str, Server]]:
     env = _environment()
     servers: dict[str, Server] = {}
     try:
         for name, app in apps.items():
-            servers[name] = _start_server(name, app, workers=workers, env=env, logs=logs)
+            server_env = {**env, **SERVER_ENV.get(name, {})}
+            servers[name] = _start_server(name, app, workers=workers, env=server_env, logs=logs)
         for server in servers.values():
             _wait_ready(server)
         yield servers
@@ -510,6 +520,9 @@ def main(
         "baseline+limit": "bench.baseline_wsgi:limited_application",
         # ... and the click counted (HINCRBY + XADD) in that script: the floor under ours.
         "baseline+limit+count": "bench.baseline_wsgi:counted_application",
+        # Ours with the per-IP redirect limit confined to POST (SERVER_ENV): issue #4's
+        # option (c), cached hits exempt from the limit, measured for the planners.
+        "ours-no-limit": "config.wsgi:application",
     }
     if fast_path:  # Django's own redirect view, without the fast path in front of it
         apps["django"] = "django.core.wsgi:get_wsgi_application()"
@@ -580,8 +593,9 @@ def _measure(
 ) -> list[Result]:
     ours, baseline = servers["ours"], servers["baseline"]
     limited, counted = servers["baseline+limit"], servers["baseline+limit+count"]
+    unlimited = servers["ours-no-limit"]
     django = servers.get("django")
-    sides = [ours, baseline, limited, counted] + ([django] if django else [])
+    sides = [ours, baseline, limited, counted, unlimited] + ([django] if django else [])
     notes: list[str] = []
 
     probe = hot[0]
@@ -648,6 +662,11 @@ def _measure(
     say(
         "  hit peak, floor (limit + GET + count) / baseline within each round: median"
         f" {statistics.median(floor):.3f}  (rounds: {' / '.join(f'{r:.3f}' for r in floor)})"
+    )
+    free = [a.rate / b.rate for a, b in zip(peak["ours-no-limit"], peak["baseline"], strict=True)]
+    say(
+        "  hit peak, ours without the per-IP limit / baseline within each round: median"
+        f" {statistics.median(free):.3f}  (rounds: {' / '.join(f'{r:.3f}' for r in free)})"
     )
 
     # 3. p99 at half of our peak, open loop, both servers at the same rate.
@@ -847,6 +866,16 @@ def _measure(
             "req/s",
             "bare WSGI + limit + GET + HINCRBY + XADD, one EVALSHA",
         )
+    )
+    results.append(
+        report(
+            "redirect.hit without the per-IP limit (option c of #4's note)",
+            best_peak["ours-no-limit"].rate,
+            best_peak["baseline"].rate,
+            "req/s",
+            "bare WSGI + Redis GET",
+        )
+        | {"paired_ratios": [round(ratio, 3) for ratio in free]}
     )
     if django:
         results.append(
