@@ -130,7 +130,7 @@ REST_FRAMEWORK = {
     ),
     "DEFAULT_PERMISSION_CLASSES": ("rest_framework.permissions.IsAuthenticatedOrReadOnly",),
     "DEFAULT_RENDERER_CLASSES": ("rest_framework.renderers.JSONRenderer",),
-    "DEFAULT_PARSER_CLASSES": ("rest_framework.parsers.JSONParser",),
+    "DEFAULT_PARSER_CLASSES": ("core.parsers.JSONParser",),
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -154,6 +154,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.openapi.document_common_errors",  # 429, 413, 401, parse errors on every operation
+    ],
 }
 
 # --- i18n / time ---------------------------------------------------------------------------------
@@ -196,6 +200,12 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# Django's request-size guards log a client's oversized body at ERROR with a traceback; the client
+# has its 413/400 (core.errors.request_refusal): a one-line warning here.
+LOGGING.setdefault("filters", {})["client_error"] = {"()": "core.logging.ClientErrorFilter"}
+for _guard in ("RequestDataTooBig", "TooManyFieldsSent", "TooManyFilesSent"):
+    LOGGING["loggers"][f"django.security.{_guard}"] = {"filters": ["client_error"]}
+
 # --- URL shortener (shortener/) ------------------------------------------------------------------
 # Public origin of short links ("https://sho.rt"); empty = the origin of the request that made them.
 SHORTENER_BASE_URL = env.str("SHORTENER_BASE_URL", default="")
@@ -205,6 +215,11 @@ SHORTENER_MAX_URL_LENGTH = 2048
 # that would chain redirects.
 SHORTENER_BLOCKED_DOMAINS = env.list(
     "SHORTENER_BLOCKED_DOMAINS", default=["bit.ly", "tinyurl.com", "t.co", "goo.gl", "is.gd"]
+)
+# Allow destinations on loopback, private, link-local and other non-public addresses (and
+# localhost): for an intranet deployment. Off, a short link can only lead to the public internet.
+SHORTENER_ALLOW_PRIVATE_DESTINATIONS = env.bool(
+    "SHORTENER_ALLOW_PRIVATE_DESTINATIONS", default=False
 )
 SHORTENER_CACHE_SECONDS = env.int("SHORTENER_CACHE_SECONDS", default=3600)  # cache-aside TTL
 SHORTENER_NEGATIVE_CACHE_SECONDS = env.int("SHORTENER_NEGATIVE_CACHE_SECONDS", default=60)
@@ -216,6 +231,9 @@ SHORTENER_CLICK_FLUSH_SECONDS = env.float("SHORTENER_CLICK_FLUSH_SECONDS", defau
 # Celery (shortener/health.py): 12 flush intervals.
 SHORTENER_BACKLOG_ALERT_SECONDS = env.int("SHORTENER_BACKLOG_ALERT_SECONDS", default=60)
 SHORTENER_BULK_MAX = 1000
+# Items with a password per bulk request: each is a password hash (~0.3 s of a worker), so a
+# full request stays a few seconds of work, well inside gunicorn's 30 s timeout.
+SHORTENER_BULK_MAX_PASSWORDS = 10
 # Redis slots (hash tags) the shortener spreads its keys over; change only after a drained flush.
 SHORTENER_REDIS_SLOTS = 8
 SHORTENER_EVENTS_MAXLEN = 100_000  # per slot: click events kept if flushing stops (oldest dropped)

@@ -30,5 +30,6 @@ urlpatterns = [
     path("", include("shortener.redirect_urls")),
 ]
 
+handler400 = "core.errors.json_or_html_400"
 handler404 = "core.errors.json_or_html_404"
 handler500 = "core.errors.json_or_html_500"

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
@@ -65,6 +72,10 @@ class UnprocessableError(ApplicationError):
     status_code, code = 422, "unprocessable"
 
 
+class RequestTooLargeError(ApplicationError):
+    status_code, code = 413, "request_too_large"
+
+
 class RateLimitedError(ApplicationError):
     status_code, code = 429, "rate_limited"
 
@@ -77,35 +88,50 @@ def error_body(code: str, message: str, fields: Fields | None = None) -> dict[st
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
 
-def _flatten(detail: Any) -> Any:
-    """DRF ErrorDetail trees -> plain lists of strings (nested serializers stay nested)."""
+def flatten_fields(detail: Any, path: str = "") -> dict[str, list[str]]:
+    """DRF ErrorDetail trees -> one flat map of field path -> messages, the shape every error
+    has: `{"links[1].long_url": ["…"], "links": ["…"]}`. An item of a list is `name[i]`, a
+    nested field `name.sub`; a nested serializer's non_field_errors belong to its own path."""
+    out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
-        return {str(k): _flatten(v) for k, v in detail.items()}
-    if isinstance(detail, list):
-        if all(not isinstance(item, (dict, list)) for item in detail):
-            return [str(item) for item in detail]
-        return [_flatten(item) for item in detail]
-    return [str(detail)]
+        for key, value in detail.items():
+            if key == NON_FIELD:
+                sub = path or NON_FIELD
+            elif isinstance(key, int):
+                sub = f"{path}[{key}]"
+            else:
+                sub = f"{path}.{key}" if path else str(key)
+            _merge(out, flatten_fields(value, sub))
+    elif isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            if detail:
+                out[path or NON_FIELD] = [str(item) for item in detail]
+        else:  # one entry per item of a list (a ListSerializer): {} for the valid ones
+            for index, item in enumerate(detail):
+                _merge(out, flatten_fields(item, f"{path}[{index}]"))
+    else:
+        out[path or NON_FIELD] = [str(detail)]
+    return out
 
 
-def _first_message(fields: Any, path: str = "") -> str:
-    """The first leaf message with its field path: 'password: This password is too short.'"""
-    if isinstance(fields, dict):
-        for key, value in fields.items():
-            sub = path if key == "non_field_errors" else f"{path}.{key}" if path else key
-            if message := _first_message(value, sub):
-                return message
-    elif isinstance(fields, list):
-        for item in fields:
-            if isinstance(item, str):
-                return f"{path}: {item}" if path else item
-            if message := _first_message(item, path):
-                return message
+NON_FIELD = "non_field_errors"
+
+
+def _merge(into: dict[str, list[str]], more: dict[str, list[str]]) -> None:
+    for key, messages in more.items():
+        into.setdefault(key, []).extend(messages)
+
+
+def _first_message(fields: dict[str, list[str]]) -> str:
+    """The first message with its field path: 'password: This password is too short.'"""
+    for path, messages in fields.items():
+        if messages:
+            return messages[0] if path == NON_FIELD else f"{path}: {messages[0]}"
     return ""
 
 
 def _validation_response(detail: Any) -> Response:
-    fields = _flatten(detail if isinstance(detail, dict) else {"non_field_errors": detail})
+    fields = flatten_fields(detail)
     message = _first_message(fields) or "Invalid input."
     return Response(error_body("invalid", message, fields), status=400)
 
@@ -117,6 +143,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         if isinstance(exc, RateLimitedError):
             response["Retry-After"] = str(exc.retry_after)
         return response
+    if isinstance(exc, SuspiciousOperation) and (known := request_refusal(exc)) is not None:
+        return Response(error_body(known.code, known.message), status=known.status_code)
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             return _validation_response(exc.message_dict)
@@ -148,6 +176,25 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 _CODE_ALIASES = {"throttled": "rate_limited"}
 
 
+def request_refusal(exc: Exception) -> ApplicationError | None:
+    """What Django's request-size guards (raised while reading a body) mean for a client, or
+    None for another SuspiciousOperation (a bad Host, a forged session: Django's 400 stays)."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return RequestTooLargeError(
+            f"The request body is larger than {limit:,} bytes, the most this server accepts."
+        )
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return InvalidInputError(
+            f"The form has more than {limit:,} fields.", code="too_many_fields"
+        )
+    if isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return InvalidInputError(f"The form has more than {limit:,} files.", code="too_many_files")
+    return None
+
+
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
@@ -161,6 +208,22 @@ def json_or_html_404(request: HttpRequest, exception: Exception | None = None): 
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)  # type: ignore[arg-type]
+
+
+def json_or_html_400(request: HttpRequest, exception: Exception | None = None):  # type: ignore[no-untyped-def]
+    """handler400: Django's guards on a request body (too large: 413; too many fields: 400) in
+    words, as JSON under /api/ and as a page elsewhere; any other bad request as Django has it."""
+    known = request_refusal(exception) if exception is not None else None
+    if known is None:
+        from django.views.defaults import bad_request
+
+        return bad_request(request, exception)  # type: ignore[arg-type]
+    if _is_api(request):
+        return JsonResponse(error_body(known.code, known.message), status=known.status_code)
+    from django.shortcuts import render
+
+    context = {"status": known.status_code, "message": known.message}
+    return render(request, "request_refused.html", context, status=known.status_code)
 
 
 def json_or_html_500(request: HttpRequest):  # type: ignore[no-untyped-def]

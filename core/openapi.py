@@ -7,6 +7,8 @@ every app's nested `InputSerializer` "Input" and the components would collide.
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 
@@ -41,3 +43,55 @@ def error_response(
         description=description,
         examples=[OpenApiExample(code, value=example)],
     )
+
+
+def _error_entry(description: str, code: str, message: str, **extra: Any) -> dict[str, Any]:
+    example = {"error": {"code": code, "message": message, "fields": {}}}
+    return {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/Error"},
+                "examples": {code: {"value": example, "summary": code}},
+            }
+        },
+        **extra,
+    }
+
+
+_RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds until a retry can pass.", "schema": {"type": "integer"}}
+}
+
+
+def document_common_errors(result: dict, generator: Any, request: Any, public: bool) -> dict:
+    """drf-spectacular postprocessing hook: the errors every operation of a kind can answer,
+    which no view lists because no view raises them: 429 (throttles run on every endpoint),
+    401 where credentials are required, and for operations with a body 413 (size) and a 400
+    `parse_error` (not JSON, nested too deep). Generated clients and fuzzers then agree with
+    the server."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                responses.setdefault("400", _error_entry(
+                    "The body is not JSON, or nests too deep.", "parse_error",
+                    "The body is not valid JSON: Expecting value at line 1, column 1.",
+                ))  # fmt: skip
+                responses.setdefault("413", _error_entry(
+                    "The body is larger than the server accepts (2.5 MiB).", "request_too_large",
+                    "The request body is larger than 2,621,440 bytes, the most this server"
+                    " accepts.",
+                ))  # fmt: skip
+            if {} not in operation.get("security", [{}]):
+                responses.setdefault("401", _error_entry(
+                    "No credentials (`not_authenticated`) or an unknown token"
+                    " (`authentication_failed`).",
+                    "not_authenticated", "Authentication credentials were not provided.",
+                ))  # fmt: skip
+            responses.setdefault("429", _error_entry(
+                "A rate limit refused the request; retry after `Retry-After` seconds.",
+                "rate_limited", "Request was throttled. Expected available in 7 seconds.",
+                headers=_RETRY_AFTER,
+            ))  # fmt: skip
+    return result

@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,8 +19,9 @@ from rest_framework.views import APIView
 
 from core.errors import InvalidInputError
 from core.openapi import error_response
+from core.pagination import IdCursorPagination
 from core.serializers import StrictSerializer
-from shortener import selectors, services
+from shortener import rules, selectors, services
 from shortener.models import Link, RedirectType
 
 _NOT_FOUND = error_response(
@@ -90,21 +90,28 @@ def _output(links: list[Link], request: Request) -> list[dict] | dict:
 
 
 class LinkInputSerializer(StrictSerializer):
-    """Shape only: the rules (schemes, hosts, aliases, reserved words) are shortener.rules'."""
+    """Shape only: the rules (schemes, hosts, aliases, reserved words) are shortener.rules'.
+    The bounds here are the rules' own, so that the schema tells clients the truth."""
 
-    long_url = serializers.CharField(max_length=8192, help_text="http(s), at most 2,048 chars.")
+    long_url = serializers.CharField(
+        max_length=settings.SHORTENER_MAX_URL_LENGTH,
+        help_text="http(s), at most 2,048 characters once encoded.",
+    )
     alias = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, max_length=64,
+        required=False, allow_null=True, allow_blank=True, max_length=rules.ALIAS_MAX_LENGTH,
         help_text="3 to 32 of [A-Za-z0-9_-]; a random 7-character code when absent.",
     )  # fmt: skip
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
-    max_clicks = serializers.IntegerField(required=False, allow_null=True)
+    max_clicks = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=rules.MAX_CLICKS_LIMIT
+    )
     redirect_type = serializers.ChoiceField(
         choices=RedirectType.values, required=False, default=RedirectType.FOUND
     )
     password = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, max_length=4096,
-        trim_whitespace=False,
+        required=False, allow_null=True, allow_blank=True, trim_whitespace=False,
+        max_length=rules.LINK_PASSWORD_MAX_LENGTH,
+        help_text="Asked for before redirecting; empty or null for none.",
     )  # fmt: skip
 
     class Meta:
@@ -134,19 +141,9 @@ class LinkCreateApi(APIView):
         return Response(_output([link], request)[0], status=status.HTTP_201_CREATED)
 
 
-class LinkCursorPagination(CursorPagination):
-    ordering = "-id"  # Snowflake ids: newest first, stable under inserts
+class LinkCursorPagination(IdCursorPagination):
     page_size = 50
     max_page_size = 200
-    page_size_query_param = "limit"
-
-    def decode_cursor(self, request: Request) -> Any:
-        # DRF answers a cursor it cannot read with 404; it is bad input: 400, naming the field.
-        try:
-            return super().decode_cursor(request)
-        except NotFound:
-            message = "Not a cursor from this API: pass `next` or `previous` as given."
-            raise InvalidInputError(f"cursor: {message}", fields={"cursor": [message]}) from None
 
 
 class LinkListApi(APIView):
@@ -181,7 +178,10 @@ class LinkDetailApi(APIView):
     permission_classes = (IsAuthenticated,)
 
     class PatchSerializer(LinkInputSerializer):
-        long_url = serializers.CharField(max_length=8192, required=False)
+        alias = None  # the code never changes (to_internal_value says so, before the rest)
+        long_url = serializers.CharField(
+            max_length=settings.SHORTENER_MAX_URL_LENGTH, required=False
+        )
         redirect_type = serializers.ChoiceField(choices=RedirectType.values, required=False)
         disabled = serializers.BooleanField(required=False)
 
@@ -238,8 +238,6 @@ class LinkBulkCreateApi(APIView):
             ref_name = "LinkBulkInput"
 
         def validate_links(self, value: list) -> list:
-            from django.conf import settings
-
             if len(value) > settings.SHORTENER_BULK_MAX:
                 raise serializers.ValidationError(
                     f"At most {settings.SHORTENER_BULK_MAX} links per request; got {len(value)}."

@@ -21,7 +21,8 @@ from django.utils.encoding import iri_to_uri
 from core.errors import InvalidInputError
 from shortener.models import RedirectType
 
-ALIAS_PATTERN = r"[A-Za-z0-9_-]{3,32}"
+ALIAS_MAX_LENGTH = 32
+ALIAS_PATTERN = rf"[A-Za-z0-9_-]{{3,{ALIAS_MAX_LENGTH}}}"
 ALIAS_RE = re.compile(rf"^{ALIAS_PATTERN}$")
 
 # Paths that are not top-level routes today but must never become short codes: files browsers
@@ -129,9 +130,13 @@ def check_redirect_type(redirect_type: int) -> int:
     return redirect_type
 
 
+LINK_PASSWORD_MAX_LENGTH = 128
+
+
 def check_password(password: str) -> str:
-    if not 1 <= len(password) <= 128:
-        raise _invalid("password", "A link password is 1 to 128 characters.")
+    if not 1 <= len(password) <= LINK_PASSWORD_MAX_LENGTH:
+        message = f"A link password is 1 to {LINK_PASSWORD_MAX_LENGTH} characters."
+        raise _invalid("password", message)
     return password
 
 

@@ -91,7 +91,19 @@ def create_links_bulk(
     inserted with one multi-row INSERT … ON CONFLICT DO NOTHING (a few statements for a thousand
     links instead of a thousand commits); the items that lost a conflict are then told apart:
     a random code is redrawn, an alias is 409 — also when two items of the request ask for it.
+
+    Raises InvalidInputError (400, nothing created) when more than SHORTENER_BULK_MAX_PASSWORDS
+    items carry a password: each costs a password hash (~0.3 s of a worker), and one request
+    must not hold a worker for minutes (docs/api.md, "Bounds").
     """
+    with_password = sum(1 for item in items if item.get("password"))
+    if with_password > settings.SHORTENER_BULK_MAX_PASSWORDS:
+        limit = settings.SHORTENER_BULK_MAX_PASSWORDS
+        message = (
+            f"At most {limit} links with a password per request (each costs a password hash);"
+            f" got {with_password}. Send the rest in further requests."
+        )
+        raise InvalidInputError(f"links: {message}", fields={"links": [message]})
     results: dict[int, BulkItemResult] = {}
     pending: dict[int, Link] = {}
     for index, item in enumerate(items):

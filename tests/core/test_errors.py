@@ -23,15 +23,13 @@ def test_validation_error_names_the_field_and_says_what_is_wrong(api_client):
     assert error["message"] == "name: Ensure this field has no more than 5 characters."
 
 
-def test_nested_validation_error_keeps_the_path(api_client):
+def test_nested_validation_error_is_named_by_its_path(api_client):
     response = api_client.post(
         "/api/v1/echo", {"name": "ok", "nested": {"count": 0}}, format="json"
     )
 
     error = _error(response)
-    assert error["fields"] == {
-        "nested": {"count": ["Ensure this value is greater than or equal to 1."]}
-    }
+    assert error["fields"] == {"nested.count": ["Ensure this value is greater than or equal to 1."]}
     assert error["message"].startswith("nested.count: ")
 
 

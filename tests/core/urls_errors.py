@@ -50,5 +50,6 @@ api = [
 
 urlpatterns = [path("api/v1/", include(api))]
 
+handler400 = "core.errors.json_or_html_400"
 handler404 = "core.errors.json_or_html_404"
 handler500 = "core.errors.json_or_html_500"

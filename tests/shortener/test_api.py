@@ -272,3 +272,17 @@ def test_fifty_parallel_api_creates_of_one_alias_give_one_201(user):
     assert statuses.count(201) == 1
     assert statuses.count(409) == 49
     assert Link.objects.filter(code="same").count() == 1
+
+
+def test_bulk_hashes_at_most_the_documented_number_of_passwords_per_request(api, settings):
+    limit = settings.SHORTENER_BULK_MAX_PASSWORDS
+    item = {"long_url": "https://example.com/", "password": "s3cret"}
+
+    over = api.post("/api/v1/links/bulk", {"links": [item] * (limit + 1)}, format="json")
+    at = api.post("/api/v1/links/bulk", {"links": [item] * limit}, format="json")
+
+    assert over.status_code == 400
+    assert list(_error(over)["fields"]) == ["links"]
+    assert f"At most {limit} links with a password" in _error(over)["message"]
+    assert at.status_code == 200 and at.json()["created"] == limit
+    assert Link.objects.count() == limit

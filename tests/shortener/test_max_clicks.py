@@ -5,27 +5,19 @@ config.wsgi (the fast path in front of Django), several processes and threads ra
 from __future__ import annotations
 
 import http.client
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from shortener import cache, clicks
 from shortener.models import Link
+from tests.servers import gunicorn
 from tests.shortener.factories import LinkFactory
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parents[2]
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0"
 BOT = "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"
 
@@ -35,47 +27,11 @@ def _closed_breaker():
     cache.reset_breaker()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def gunicorn_url() -> Iterator[tuple[str, int]]:
-    """gunicorn serving config.wsgi on the test database and Redis db: 3 processes x 4 threads.
-    Its tests must commit (`django_db(transaction=True)`): gunicorn is another process."""
-    db = connection.settings_dict
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
-            f"{db['PORT'] or 5432}/{db['NAME']}"
-        ),
-        "REDIS_URL": settings.REDIS_URL,
-        "CONN_MAX_AGE": "0",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", "3", "--threads", "4", "--worker-class", "gthread",
-         "--log-level", "warning", "--no-control-socket"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, "gunicorn exited"
-            try:
-                get("127.0.0.1", port, "/accounts/login/")
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "gunicorn did not answer within 30 s"
-                time.sleep(0.1)
-        yield "127.0.0.1", port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+    """gunicorn serving config.wsgi: 3 processes x 4 threads (tests/servers.py)."""
+    with gunicorn("--workers", "3", "--threads", "4", "--worker-class", "gthread") as url:
+        yield url
 
 
 def get(host: str, port: int, path: str, *, ua: str = BROWSER) -> int:
