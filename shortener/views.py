@@ -32,7 +32,8 @@ from django.views.decorators.http import (
     require_safe,
 )
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, InvalidInputError
+from core.pagination import parse_id
 from shortener import qr, selectors, services
 from shortener.forms import LinkCreateForm, LinkEditForm, local_input_value
 from shortener.models import Link
@@ -170,8 +171,13 @@ def my_links(request: HttpRequest) -> HttpResponse:
 
 
 def _int_param(request: HttpRequest, name: str) -> int | None:
-    value = request.GET.get(name, "")
-    return int(value) if value.isdigit() and len(value) <= 20 else None
+    """An id from the query, or None (the first page) when it is not one: a made-up page link
+    is not worth an error page. Past the bigint range or not decimal digits, it never reaches
+    PostgreSQL (core.pagination.parse_id)."""
+    try:
+        return parse_id(request.GET.get(name), name=name)
+    except InvalidInputError:
+        return None
 
 
 def _link_row(request: HttpRequest, link: Link, *, clicks: int | None = None) -> dict[str, Any]:

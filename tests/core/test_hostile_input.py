@@ -207,3 +207,19 @@ def test_the_served_app_refuses_deep_large_and_crafted_input_with_4xx():
     assert deep[0] == 400 and json.loads(deep[2])["error"]["code"] == "parse_error"
     assert large[0] == 413 and json.loads(large[2])["error"]["code"] == "request_too_large"
     assert form[0] == 413 and b"more than this site accepts" in form[2]
+
+
+# --- page parameters ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "²", "1.5", "-1", "\x00"])
+@pytest.mark.parametrize("name", ["before", "after"])
+def test_my_links_page_parameters_that_are_not_ids_show_the_first_page(client, name, value):
+    user = UserFactory()
+    LinkFactory(owner=user, code="mine1")
+    client.force_login(user)
+
+    response = client.get("/shortener/links/", {name: value})
+
+    assert response.status_code == 200
+    assert b"mine1" in response.content
