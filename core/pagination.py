@@ -19,9 +19,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 
+from core.bounds import MAX_ID
 from core.errors import InvalidInputError
-
-MAX_ID = 2**63 - 1  # PostgreSQL's bigint, the column of every Snowflake id
 
 
 def invalid_param(name: str, message: str) -> InvalidInputError:

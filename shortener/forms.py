@@ -5,12 +5,13 @@ shortener.rules', applied by the services, whose errors the views put back on th
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
 from django.utils import timezone
 
+from core import bounds
 from shortener.models import RedirectType
 
 # "example.com/page" is what people paste; anything with a scheme ("ftp:", "javascript:") is
@@ -21,10 +22,22 @@ INPUT_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and 
 
 
 class LocalDateTimeField(forms.DateTimeField):
-    """A `datetime-local` input: minutes, in the browser's time zone (the view activates it).
-    Unchanged when the stored value differs only in seconds the input cannot show."""
+    """A `datetime-local` input: minutes, in the browser's time zone (the view activates it),
+    cleaned to UTC, so the rules check the instant the database will store. Unchanged when the
+    stored value differs only in seconds the input cannot show."""
 
     widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=INPUT_FORMAT)
+
+    def to_python(self, value: Any) -> datetime | None:
+        local = super().to_python(value)
+        if local is None:
+            return None
+        try:
+            return local.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:59 west of UTC is in the year 10000 in UTC
+            raise forms.ValidationError(
+                bounds.DATETIME_RANGE_MESSAGE, code="out_of_range"
+            ) from None
 
     def has_changed(self, initial: Any, data: Any) -> bool:
         try:
@@ -34,8 +47,14 @@ class LocalDateTimeField(forms.DateTimeField):
 
 
 def local_input_value(value: datetime | None) -> str:
-    """`value` as a datetime-local input shows it, in the active (browser's) time zone."""
-    return timezone.localtime(value).strftime(INPUT_FORMAT) if value is not None else ""
+    """`value` as a datetime-local input shows it, in the active (browser's) time zone; in UTC
+    if it is too near the end of the calendar to be shown there (core.bounds)."""
+    if value is None:
+        return ""
+    try:
+        return timezone.localtime(value).strftime(INPUT_FORMAT)
+    except OverflowError:
+        return value.astimezone(UTC).strftime(INPUT_FORMAT)
 
 
 def _minute(value: datetime | None) -> datetime | None:

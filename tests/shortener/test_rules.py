@@ -20,8 +20,8 @@ def _refusal(fn, *args, **kwargs) -> tuple[str, str]:
         ("  HTTP://Example.COM/Path?q=1#frag  ", "http://example.com/Path?q=1#frag"),
         ("https://bücher.example/straße?q=ü", "https://xn--bcher-kva.example/stra%C3%9Fe?q=%C3%BC"),
         ("https://example.com:8443/x", "https://example.com:8443/x"),
-        ("http://192.0.2.7/x", "http://192.0.2.7/x"),
-        ("http://[2001:db8::1]:8080/", "http://[2001:db8::1]:8080/"),
+        ("http://8.8.8.8/x", "http://8.8.8.8/x"),  # public: private ones are refused
+        ("http://[2606:4700:4700::1111]:8080/", "http://[2606:4700:4700::1111]:8080/"),
     ],
 )
 def test_destinations_are_normalised_to_what_location_will_carry(url, expected):
