@@ -101,7 +101,10 @@ class LinkInputSerializer(StrictSerializer):
         required=False, allow_null=True, allow_blank=True, max_length=rules.ALIAS_MAX_LENGTH,
         help_text="3 to 32 of [A-Za-z0-9_-]; a random 7-character code when absent.",
     )  # fmt: skip
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True,
+        help_text="ISO 8601 with a time zone; in the future and at most 2999-12-31T23:59:59Z.",
+    )  # fmt: skip
     max_clicks = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=rules.MAX_CLICKS_LIMIT
     )
