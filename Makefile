@@ -8,7 +8,10 @@ export PORT
 
 .PHONY: run test bench lint fmt setup services venv db seed clean-venv
 
-run: setup seed  ## serve on 127.0.0.1:$(PORT): gunicorn + Celery worker + Celery beat (Ctrl-C stops all)
+# A development server: DEBUG on (for setup, the seed and every process), demo users with public
+# passwords. seed_demo refuses with DEBUG off, and `check --deploy` fails while they remain.
+run: export DEBUG := true
+run: setup seed  ## development server on 127.0.0.1:$(PORT): gunicorn + Celery worker + beat, DEBUG on
 	@mkdir -p .run
 	@echo "==> http://127.0.0.1:$(PORT)/  (admin: /admin/, API docs: /api/docs/, health: /healthz)"
 	$(VENV)/bin/honcho start --port $(PORT) -f Procfile

@@ -19,6 +19,7 @@ from accounts.services import issue_token, register_user
 from core.errors import InvalidInputError
 from core.openapi import error_response
 from core.serializers import StrictSerializer
+from ratelimit.pages import limit_request
 
 _TOO_SHORT = "This password is too short. It must contain at least 8 characters."
 _MALFORMED = "Malformed JSON (`parse_error`), or a required field missing (`invalid`)."
@@ -56,14 +57,18 @@ class UserRegisterApi(APIView):
         responses={
             201: OutputSerializer,
             400: error_response(
-                "The username breaks Django's username rules or the password fails a password "
-                "validator (`fields` names which and says why). " + _MALFORMED,
+                "The username breaks Django's username rules or mixes scripts (Latin and "
+                "Cyrillic letters in one name), or the password fails a password validator (too "
+                "short, common, all digits, only spaces...; `fields` names which and says why). "
+                + _MALFORMED,
                 "invalid",
                 f"password: {_TOO_SHORT}",
                 {"password": [_TOO_SHORT]},
             ),
             409: error_response(
-                "The username is taken (compared ignoring case).",
+                "The username is taken, compared ignoring case (`username_taken`), or looks like "
+                "a taken one: the same Unicode TR39 confusable skeleton, as 'aIice' with a "
+                "capital i has alice's (`username_lookalike`).",
                 "username_taken",
                 "The username 'alice' is taken.",
                 {"username": ["A user with that username already exists."]},
@@ -89,7 +94,9 @@ class TokenIssueApi(APIView):
 
     permission_classes = (AllowAny,)
     authentication_classes = ()
-    throttle_scope = "auth_token"  # password guessing, per client IP
+    # Password guessing: per client IP here (the throttle), per username in post(); the sign-in
+    # pages count against the same two policies (accounts.views.limit_sign_in).
+    throttle_scope = "login_ip"
 
     class InputSerializer(StrictSerializer):
         username = serializers.CharField(max_length=150)
@@ -117,11 +124,19 @@ class TokenIssueApi(APIView):
                 "invalid_credentials",
                 "Unable to sign in with the given username and password.",
             ),
+            503: error_response(
+                "Redis, which keeps the sign-in limits, does not answer: the endpoint refuses "
+                "rather than allow unlimited password guesses. Retry after `Retry-After`.",
+                "rate_limiter_unavailable",
+                "The rate limiter is unavailable; try again shortly.",
+            ),
         },
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        username = data.validated_data["username"]
+        limit_request(request, scope="login_username", username=username, what="sign-in attempts")
         user = user_for_credentials(**data.validated_data)
         if user is None:
             raise InvalidInputError(

@@ -8,9 +8,11 @@ from django.db import IntegrityError, transaction
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
+from accounts.usernames import LOOKALIKE_MESSAGE
 from core.errors import ConflictError, InvalidInputError
 
 USERNAME_TAKEN_MESSAGE = "A user with that username already exists."
+SKELETON_CONSTRAINT = "accounts_user_username_skeleton_unique"
 
 
 def register_user(*, username: str, password: str) -> User:
@@ -21,9 +23,13 @@ def register_user(*, username: str, password: str) -> User:
     password validator, run against this user so similarity to the username counts), with
     Django's messages saying why.
 
-    Raises ConflictError (409, code `username_taken`, `fields.username`) when the username is
-    taken ignoring case. That rule is the database's `lower(username)` unique constraint, not a
-    prior SELECT: of any number of concurrent registrations of one name, exactly one commits.
+    The username may not mix scripts (400, `fields.username`): "alice" with a Cyrillic "a".
+
+    Raises ConflictError (409, `fields.username`) when the username is taken ignoring case (code
+    `username_taken`) or looks like a taken one, its TR39 skeleton being another user's (code
+    `username_lookalike`: "aIice" with a capital i beside "alice"). Both rules are the
+    database's unique constraints, not a prior SELECT: of any number of concurrent registrations
+    of one name, or of look-alike names, exactly one commits.
     """
     user = User(username=User.normalize_username(username))
     errors: dict[str, list[str]] = {}
@@ -44,13 +50,36 @@ def register_user(*, username: str, password: str) -> User:
     try:
         with transaction.atomic():
             user.save(force_insert=True)
-    except IntegrityError:
+    except IntegrityError as exc:
+        if _violated_constraint(exc) == SKELETON_CONSTRAINT and not _taken(user.username):
+            raise ConflictError(
+                f"The username {user.username!r} looks too much like an existing one.",
+                code="username_lookalike",
+                fields={"username": [LOOKALIKE_MESSAGE]},
+            ) from None
         raise ConflictError(
             f"The username {user.username!r} is taken.",
             code="username_taken",
             fields={"username": [USERNAME_TAKEN_MESSAGE]},
         ) from None
     return user
+
+
+def _violated_constraint(exc: IntegrityError) -> str | None:
+    """The name of the constraint PostgreSQL reports (psycopg's diagnostics), if any."""
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+def _taken(username: str) -> bool:
+    """Whether `username` itself is taken (ignoring case). An insert that breaks several unique
+    constraints reports one of them, and a name taken outright is also its own look-alike: say
+    "taken" then, the plainer truth."""
+    try:
+        User.objects.get_by_natural_key(username)
+    except User.DoesNotExist:
+        return False
+    return True
 
 
 def issue_token(*, user: User) -> str:

@@ -1,7 +1,14 @@
-"""Browser pages for accounts. Sign-in and sign-out are Django's own views (accounts/urls.py)."""
+"""Browser pages for accounts. Sign-in and sign-out are Django's own views (accounts/urls.py).
+
+Sign-in (this one and the admin's, config/urls.py) and sign-up are rate limited with the API's
+policies (`login_ip` + `login_username`, `auth_register`: docs/ratelimit.md), counted before
+the password hash; a refusal is the 429 page (core.middleware).
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -15,6 +22,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from accounts.forms import SignUpForm
 from accounts.services import register_user
 from core.errors import ConflictError, InvalidInputError
+from ratelimit.pages import limit_request
 
 # register_user names API fields; the form shows password errors under the confirmation field.
 _FORM_FIELD = {"username": "username", "password": "password2"}
@@ -26,6 +34,8 @@ def signup(request: HttpRequest) -> HttpResponse:
     with errors (a username taken in any letter case is a form error, never a 500)."""
     if request.user.is_authenticated:
         return redirect("home")
+    if request.method == "POST":  # before the form: register_user writes a row and a hash
+        limit_request(request, scope="auth_register", what="sign-ups from your network")
     form = SignUpForm(request.POST) if request.method == "POST" else SignUpForm()
     if form.is_bound and form.is_valid():
         try:
@@ -44,10 +54,38 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup.html", {"form": form})
 
 
+def limit_sign_in(request: HttpRequest) -> None:
+    """Count one sign-in attempt (a POST; GETs of the form are free) per client IP and per
+    username, the token endpoint's policies. Call it before the password is checked: the hash is
+    what a guesser makes us pay for. Raises RateLimitedError (the 429 page), or
+    RateLimiterUnavailableError (503) while Redis is down: both policies fail closed."""
+    if request.method != "POST":
+        return
+    what = "sign-in attempts"
+    limit_request(request, scope="login_ip", what=what)
+    username = request.POST.get("username", "")
+    limit_request(request, scope="login_username", username=username, what=what)
+
+
+def sign_in_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """`view` (a sign-in form: ours, the admin's) behind limit_sign_in."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        limit_sign_in(request)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 class SignInView(LoginView):
-    """Django's LoginView, plus a confirmation message."""
+    """Django's LoginView, rate limited (limit_sign_in), plus a confirmation message."""
 
     redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        limit_sign_in(request)
+        return super().post(request, *args, **kwargs)
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)

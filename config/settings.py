@@ -54,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # An ApplicationError escaping a page view (a 429 from ratelimit.pages) -> a page, not a 500.
+    "core.middleware.ApplicationErrorPageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -117,6 +119,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "accounts.validators.WhitespacePasswordValidator"},  # 20 spaces is no password
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -144,7 +147,9 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "System design, runnable — API",
     "DESCRIPTION": (
-        "REST API of the URL shortener, timeline, payments and rate limiter. "
+        "REST API of the accounts and the URL shortener; every endpoint is rate limited "
+        "(`RateLimit` headers, 429 with `Retry-After`). The timeline and payments are not built "
+        "yet: their endpoints come with them. "
         "Authenticate with `Authorization: Token <token>` from `POST /api/v1/auth/token`. "
         'Every error has one shape: `{"error": {"code", "message", "fields"}}`.'
     ),
@@ -197,7 +202,21 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # With DEBUG on (`make run`), Django's default config gives "django" a console handler
+        # of its own: every line of it would be printed twice, once more by the root's. (Its
+        # other default handler, mail_admins, goes too: no ADMINS are set.)
+        "django": {"handlers": [], "propagate": True},
+        # Celery beat sends two tasks every SHORTENER_CLICK_FLUSH_SECONDS, and the worker logs
+        # "received" and "succeeded" for each at INFO: six lines every 5 s that bury the console
+        # (and the demo credentials `make run` prints). A task that fails or retries is still
+        # logged, at ERROR/WARNING; TASK_LOG_LEVEL=INFO brings the routine lines back.
+        **{
+            name: {"level": env.str("TASK_LOG_LEVEL", default="WARNING")}
+            for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+        },
+    },
 }
 
 # Django's request-size guards log a client's oversized body at ERROR with a traceback; the client
@@ -251,20 +270,34 @@ RATELIMIT_POLICIES = {
     # The seed's "100 requests/minute per user", with a burst of 100.
     "user": {"algorithm": "token_bucket", "limit": 100, "window": 60, "key": "user"},
     "anon": {"algorithm": "sliding_counter", "limit": 300, "window": 60, "key": "ip"},
-    # Creation writes a row and reserves a code: its own, slower budget on top of "user".
+    # Creation writes a row and reserves a code: its own, slower budget on top of "user". One
+    # budget for POST /api/v1/links and the pages' form (shortener index): per user when signed
+    # in (both draw from it), per client IP for anonymous visitors.
     "link_create": {
-        "algorithm": "token_bucket", "limit": 300, "window": 3600, "burst": 60, "key": "user",
-        "methods": ["POST"],
+        "algorithm": "token_bucket", "limit": 300, "window": 3600, "burst": 60,
+        "key": "user_or_ip", "methods": ["POST"],
     },
     "link_bulk_create": {
         "algorithm": "token_bucket", "limit": 20, "window": 3600, "burst": 5, "key": "user",
     },
-    # Guessing passwords through the token endpoint; fail_closed: an outage must not open it.
-    "auth_token": {
-        "algorithm": "sliding_log", "limit": 60, "window": 300, "key": "ip",
+    # Password guessing: POST /api/v1/auth/token, the sign-in page and the admin's, counted before
+    # the password hash (~0.3 s of a worker each). Per client IP, and per username against many
+    # IPs guessing at one account. Successful sign-ins count (the count comes before the check);
+    # refused attempts do not, so a username is never locked for longer than 5 minutes after the
+    # guessing stops. fail_closed: an outage of Redis must not open them.
+    "login_ip": {
+        "algorithm": "sliding_log", "limit": 60, "window": 300, "key": "ip", "methods": ["POST"],
         "on_redis_down": "fail_closed",
     },
-    "auth_register": {"algorithm": "sliding_counter", "limit": 100, "window": 3600, "key": "ip"},
+    "login_username": {
+        "algorithm": "sliding_log", "limit": 10, "window": 300, "key": "username",
+        "methods": ["POST"], "on_redis_down": "fail_closed",
+    },
+    # Sign-up: POST /api/v1/auth/register and the sign-up page (a row and a password hash each).
+    "auth_register": {
+        "algorithm": "sliding_counter", "limit": 100, "window": 3600, "key": "ip",
+        "methods": ["POST"],
+    },
     # Redirects per client IP, against scraping and code enumeration: 10/s sustained, bursts of
     # 200 (a page full of short links). Headers only on refusals: browsers ignore them.
     "redirect": {
@@ -273,6 +306,15 @@ RATELIMIT_POLICIES = {
     },
     # Each try of a link's password costs a PostgreSQL read and a password hash.
     "link_password": {"algorithm": "sliding_log", "limit": 10, "window": 300, "key": "ip_path"},
+    # The lab page (/ratelimit/): every lab call, 10 a second sustained (steady mode sends at
+    # most 10), bursts of 60; and each measurement of a configuration nobody has measured yet
+    # (up to 5,000 script runs), 10 at once, then one a minute. docs/ratelimit.md, "The lab".
+    "lab_request": {
+        "algorithm": "token_bucket", "limit": 600, "window": 60, "burst": 60, "key": "ip",
+    },
+    "lab_memory": {
+        "algorithm": "token_bucket", "limit": 60, "window": 3600, "burst": 10, "key": "ip",
+    },
 }  # fmt: skip
 # Operations: change policies without a deploy, e.g. '{"redirect": {"mode": "shadow"}}'.
 for _scope, _override in env.json("RATELIMIT_POLICY_OVERRIDES", default={}).items():

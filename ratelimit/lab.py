@@ -12,37 +12,45 @@ own, `lab:<lab id>:<algorithm>:<limit>/<window>[/<burst>]`:
 - the configuration is part of the key, so changing the limit or window starts a clean
   experiment instead of reading a bucket sized for another limit.
 
-The lab endpoint is itself rate limited (`guard_lab`, per client address, by the same limiter)
-and every call is bounded (`MAX_N` checks), so the page cannot be used to hammer Redis.
+The memory table is measured, not computed: each algorithm's script run `limit` times on a
+scratch key, MEMORY USAGE, DEL, in one pipelined round trip (services.full_window_memory_bytes),
+once per configuration, then read back by every process from Django's cache.
+
+The lab is rate limited by the limiter's own policies, per client address: `lab_request` on
+every lab call (views.py), `lab_memory` on each measurement of a configuration not yet cached.
+Every call is bounded (MAX_N checks, MAX_LIMIT requests per fill). docs/ratelimit.md, "The lab".
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
+import hashlib
 import secrets
 import time
-import uuid
 from collections.abc import MutableMapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from core.errors import ApplicationError, RateLimitedError
-from ratelimit.algorithms import ALGORITHMS, BURSTABLE
-from ratelimit.errors import RateLimitBackendError
-from ratelimit.services import check_rate, key_memory_bytes
+from django.core.cache import cache
+from redis.exceptions import RedisError
 
-# Bounds of one lab call. MAX_LIMIT also bounds the memory measurement below (it fills a key
-# with `limit` requests), so it is ~0.1 s of Redis work at worst, once per configuration.
+from core.errors import ApplicationError, RateLimitedError
+from ratelimit.algorithms import ALGORITHMS, BURSTABLE, SCRIPTS, whole_seconds
+from ratelimit.errors import RateLimitBackendError
+from ratelimit.services import check_policy, check_rate, full_window_memory_bytes, key_memory_bytes
+
+# Bounds of one lab call. MAX_LIMIT also bounds a memory measurement (each algorithm's key is
+# filled with `limit` requests): at most 5 x 1,000 script runs in one round trip, ~50 ms of
+# Redis work, once per configuration for everyone.
 MAX_N = 100
 MAX_LIMIT = 1000
 MAX_WINDOW_SECONDS = 3600
 MAX_BURST = 1000
 
-# The lab's own limit, per client address: 10 lab calls a second sustained (steady mode sends
-# at most 10), bursts of 60. With MAX_N that caps one address at 1,000 checks a second.
-GUARD_LIMIT = 600
-GUARD_WINDOW_SECONDS = 60.0
-GUARD_BURST = 60
+# A measured table is kept this long in Django's cache, shared by every process. The scripts'
+# digest is part of its key: a script that stores something else is measured afresh.
+MEMORY_CACHE_SECONDS = 24 * 3600
+_SCRIPTS_DIGEST = hashlib.sha1("".join(SCRIPTS[a].sha for a in ALGORITHMS).encode()).hexdigest()
 
 # The seed's "1B users": the memory table multiplies bytes per key by this.
 USERS = 1_000_000_000
@@ -151,69 +159,81 @@ def run_lab_checks(
     return LabRun(algorithm=algorithm, key_memory_bytes=memory, decisions=decisions)
 
 
-def memory_table(*, limit: int, window_seconds: int, burst: int | None) -> list[dict[str, Any]]:
+def memory_table(
+    *, limit: int, window_seconds: int, burst: int | None, client: str | None = None
+) -> list[dict[str, Any]]:
     """Each algorithm's Redis memory for one key holding a full window (`limit` requests just
-    admitted), and that times USERS. Raises LabBackendDownError (503) if Redis does not answer."""
-    rows = []
-    try:
-        for algorithm in ALGORITHMS:
-            per_key = full_key_memory_bytes(
-                algorithm=algorithm,
+    admitted), and that times USERS. Measured once per configuration (one round trip, nothing
+    left behind) and cached for every process; a cached one costs one GET.
+
+    A measurement is charged to `client` under the `lab_memory` policy (RateLimitedError, 429,
+    when spent); None for the page's own default configuration, which is small and fixed.
+    Raises LabBackendDownError (503) if Redis does not answer."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be within 1..{MAX_LIMIT}")
+    if burst == limit:
+        burst = None  # the same configuration: capacity defaults to the limit
+    config = f"{limit}/{window_seconds}/{burst or '-'}"
+    cache_key = f"ratelimit:lab:memory:{_SCRIPTS_DIGEST[:12]}:{config}"
+    sizes = _cache_get(cache_key)
+    if sizes is None:
+        if client is not None:
+            guard_lab(scope="lab_memory", client=client)
+        try:
+            sizes = full_window_memory_bytes(
+                # Random, so concurrent measurements never share a key; 18 characters, as long
+                # as docs/ratelimit.md's `user:u100000000001`: MEMORY USAGE counts the name.
+                key=f"lab:{secrets.token_hex(7)}",
                 limit=limit,
                 window_seconds=window_seconds,
-                burst=burst if algorithm in BURST_ALGORITHMS else None,
+                burst=burst,
             )
-            rows.append(
-                {
-                    "algorithm": algorithm,
-                    "name": ALGORITHM_NAMES.get(algorithm, algorithm),
-                    "bytes_per_key": per_key,
-                    "bytes_for_users": per_key * USERS,
-                    "bytes_per_key_text": f"{per_key:,} B",
-                    "bytes_for_users_text": human_bytes(per_key * USERS),
-                }
-            )
-    except RateLimitBackendError as exc:
-        raise LabBackendDownError("Redis is not answering; the lab needs it.") from exc
+        except RateLimitBackendError as exc:
+            raise LabBackendDownError("Redis is not answering; the lab needs it.") from exc
+        _cache_set(cache_key, sizes)
+    rows = []
+    for algorithm in ALGORITHMS:
+        per_key = sizes[algorithm]
+        rows.append(
+            {
+                "algorithm": algorithm,
+                "name": ALGORITHM_NAMES.get(algorithm, algorithm),
+                "bytes_per_key": per_key,
+                "bytes_for_users": per_key * USERS,
+                "bytes_per_key_text": f"{per_key:,} B",
+                "bytes_for_users_text": human_bytes(per_key * USERS),
+            }
+        )
     largest = max((row["bytes_per_key"] for row in rows), default=0) or 1
     for row in rows:  # for a bar as long as the share of the largest: the log's cost, seen
         row["share"] = round(100 * row["bytes_per_key"] / largest, 1)
     return rows
 
 
-@functools.lru_cache(maxsize=256)
-def full_key_memory_bytes(
-    *, algorithm: str, limit: int, window_seconds: int, burst: int | None
-) -> int:
-    """MEMORY USAGE of a fresh key after `limit` admitted requests: the worst case for the
-    sliding log (one sorted-set member per request in the window), the steady size for the
-    others. Memoised per process: the figure depends on the configuration, not on who asks.
-    The scratch key is unique (concurrent fills never share it) and expires by its own TTL."""
-    key = f"lab:memory:{uuid.uuid4().hex}"
-    for _ in range(limit):
-        check_rate(
-            algorithm=algorithm, key=key, limit=limit, window_seconds=window_seconds, burst=burst
-        )
-    return key_memory_bytes(algorithm=algorithm, key=key)
-
-
-def guard_lab(*, client: str) -> None:
-    """The lab's own rate limit, per client address: RateLimitedError (429 + Retry-After) when
-    spent. Fails open if Redis is down: the lab call itself then answers 503."""
+def _cache_get(key: str) -> dict[str, int] | None:
+    # django-redis re-raises redis-py's errors. A miss, then: measuring says whether Redis is down.
     try:
-        decision = check_rate(
-            algorithm="token_bucket",
-            key=f"lab-guard:{client}",
-            limit=GUARD_LIMIT,
-            window_seconds=GUARD_WINDOW_SECONDS,
-            burst=GUARD_BURST,
-        )
-    except RateLimitBackendError:
-        return
+        found = cache.get(key)
+    except RedisError:
+        return None
+    return found if isinstance(found, dict) and set(found) == set(ALGORITHMS) else None
+
+
+def _cache_set(key: str, sizes: dict[str, int]) -> None:
+    # Cache down: measured all the same; the next caller measures again.
+    with contextlib.suppress(RedisError):
+        cache.set(key, sizes, MEMORY_CACHE_SECONDS)
+
+
+def guard_lab(*, scope: str, client: str) -> None:
+    """Count one lab call of `client` (an address) under the policy of `scope` (lab_memory):
+    RateLimitedError (429 + Retry-After) when spent. Redis down: as the policy says (fail_open:
+    the lab call itself then answers 503)."""
+    decision = check_policy(scope=scope, key=client)
     if not decision.allowed:
         raise RateLimitedError(
             "Too many lab requests; slow down.",
-            retry_after=max(1, int(decision.retry_after + 0.999)),
+            retry_after=max(1, whole_seconds(decision.retry_after)),
         )
 
 

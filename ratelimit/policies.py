@@ -7,10 +7,12 @@
 
 Fields: `algorithm` (one of algorithms.ALGORITHMS), `limit` (requests per `window` seconds),
 `burst` (token bucket and GCRA: capacity, default = limit), `key` (what is limited: "user",
-"token", "ip", "ip_path"), `mode` ("enforce" or "shadow": count and report, never refuse),
-`on_redis_down` ("fail_open", the default, or "fail_closed": 503), `methods` (only these HTTP
-methods are counted; default all), `headers_on_success` (send RateLimit headers on admitted
-responses too; default True; the redirect path sends them only on refusals).
+"token", "ip", "ip_path", "user_or_ip" (the user when signed in, else the client IP) or
+"username" (the name a sign-in was tried for, case-folded, as a keyed digest)), `mode`
+("enforce" or "shadow": count and report, never refuse), `on_redis_down` ("fail_open", the
+default, or "fail_closed": 503), `methods` (only these HTTP methods are counted; default all),
+`headers_on_success` (send RateLimit headers on admitted responses too; default True; the
+redirect path sends them only on refusals).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from ratelimit.algorithms import ALGORITHMS, BURSTABLE
 
-KEY_KINDS = ("user", "token", "ip", "ip_path")
+KEY_KINDS = ("user", "token", "ip", "ip_path", "user_or_ip", "username")
 MODES = ("enforce", "shadow")
 ON_REDIS_DOWN = ("fail_open", "fail_closed")
 

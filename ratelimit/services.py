@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -26,6 +27,7 @@ import redis
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.utils.crypto import salted_hmac
 from redis.exceptions import NoScriptError, RedisError
 
 from core import redis as core_redis
@@ -183,18 +185,26 @@ def identity(
     user_id: int | None = None,
     token: str | None = None,
     path: str = "",
+    username: str | None = None,
 ) -> str | None:
     """The identity `policy.key` names, or None if this request has none (a user-keyed policy
-    for an anonymous caller: another policy covers it)."""
-    if policy.key == "user":
+    for an anonymous caller: another policy covers it; a username-keyed one without a name)."""
+    if policy.key == "user" or (policy.key == "user_or_ip" and user_id is not None):
         return None if user_id is None else f"u{user_id}"
+    if policy.key == "username":
+        if not username:
+            return None
+        # Case-folded (sign-in ignores case: "Alice" guesses at alice's password too), and a keyed
+        # digest, not the name: a plain hash of a username is undone by hashing a list of names.
+        folded = unicodedata.normalize("NFKC", username).casefold()
+        return "n" + salted_hmac("ratelimit.username", folded, algorithm="sha256").hexdigest()[:24]
     if policy.key == "token":
         if not token:
             return None
         # Never the token itself in Redis (MONITOR, a dump): a digest identifies it as well.
         return "t" + hashlib.blake2b(token.encode(), digest_size=12).hexdigest()
     ip = client_ip(meta)
-    if policy.key == "ip":
+    if policy.key in ("ip", "user_or_ip"):
         return ip
     if len(path) > 64:  # ip_path: bound the key's size whatever the client sends
         path = hashlib.blake2b(path.encode(), digest_size=12).hexdigest()
@@ -353,3 +363,47 @@ def check_environ(
     raises for Redis."""
     check = prepare_check(scope=scope, environ=environ, path=path, force=force)
     return None if check is None else run_check(check)
+
+
+# --- Measuring: what a full key costs (the lab's memory table) -----------------------------------
+
+
+def full_window_memory_bytes(
+    *,
+    key: str,
+    limit: int,
+    window_seconds: float,
+    burst: int | None = None,
+    algorithms: Sequence[str] = ALGORITHMS,
+) -> dict[str, int]:
+    """MEMORY USAGE (exact: SAMPLES 0) of `key`'s state under each of `algorithms` right after
+    `limit` admitted requests, each one the algorithm's script exactly as check_rate runs it, back
+    to back; then the keys are deleted. One pipelined round trip, not transactional (a MULTI of
+    5,000 scripts would stall every other client): len(algorithms) x (limit + 3) commands.
+
+    `key` must be a scratch identity of the caller's, unused (a random one): its keys are filled
+    from empty and deleted. A pipeline cut off mid-way leaves at most one key per algorithm, gone
+    by its own TTL. Raises RateLimitBackendError if Redis fails or its breaker is open."""
+    url = _url()
+    pipe = get_redis(url).pipeline(transaction=False)
+    for algorithm in algorithms:
+        script = SCRIPTS[algorithm]
+        args = script_args(
+            algorithm=algorithm, limit=limit, window_seconds=window_seconds, burst=burst, cost=1
+        )
+        name = redis_key(algorithm=algorithm, key=key)
+        # A NOSCRIPT inside a pipeline cannot fall back to EVAL as _evalsha does: load first.
+        pipe.script_load(script.source)
+        for _ in range(limit):
+            pipe.execute_command("EVALSHA", script.sha, 1, name, *args)
+        pipe.memory_usage(name, samples=0)
+        pipe.delete(name)
+    try:
+        replies = core_redis.guarded(pipe.execute, url=url)
+    except RedisError as exc:
+        raise RateLimitBackendError(str(exc)) from exc
+    per_algorithm = limit + 3  # SCRIPT LOAD, the fill, MEMORY USAGE, DEL
+    return {
+        algorithm: int(replies[i * per_algorithm + limit + 1] or 0)
+        for i, algorithm in enumerate(algorithms)
+    }

@@ -23,6 +23,7 @@ from core.serializers import StrictSerializer
 from ratelimit import lab
 from ratelimit.algorithms import ALGORITHMS
 from ratelimit.clientip import client_ip
+from ratelimit.throttles import ScopedRateThrottle
 
 DEFAULTS = {"algorithm": "token_bucket", "limit": 5, "window": 10, "burst_n": 10}
 
@@ -63,14 +64,16 @@ class _LabApi(APIView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
     # The API's default throttles (per user / per IP, sized for API clients) are replaced by the
-    # lab's own guard below, sized for what the page sends (steady mode: 10 calls a second).
-    throttle_classes = ()
+    # lab's own policy, sized for what the page sends (steady mode: 10 calls a second).
+    throttle_classes = (ScopedRateThrottle,)
+    throttle_scope = "lab_request"
     schema = None  # the lab page's own endpoints, not part of the public API (/api/docs/)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
+        # CSRF before the throttle (in super().initial): a forged cross-site post is refused
+        # without asking Redis and spends nothing of the visitor's budget.
         SessionAuthentication().enforce_csrf(request)  # PermissionDenied -> 403, error shape
-        lab.guard_lab(client=client_ip(request.META))
+        super().initial(request, *args, **kwargs)
 
 
 class _ConfigSerializer(StrictSerializer):
@@ -106,7 +109,7 @@ class LabCheckApi(_LabApi):
 
 class LabMemoryApi(_LabApi):
     """POST /ratelimit/lab/memory {limit, window, burst?}: bytes per key for every algorithm
-    holding a full window, and that for lab.USERS users."""
+    holding a full window, and that for lab.USERS users (measured once per configuration)."""
 
     InputSerializer = _ConfigSerializer
 
@@ -114,7 +117,12 @@ class LabMemoryApi(_LabApi):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        rows = lab.memory_table(limit=v["limit"], window_seconds=v["window"], burst=v["burst"])
+        rows = lab.memory_table(
+            limit=v["limit"],
+            window_seconds=v["window"],
+            burst=v["burst"],
+            client=client_ip(request.META),  # charged under lab_memory if it must be measured
+        )
         return Response({"limit": v["limit"], "users": lab.USERS, "algorithms": rows})
 
 

@@ -43,6 +43,15 @@ wait_for() {  # wait_for <what> <seconds> <command...>
 ensure_python() {
   command -v python3 >/dev/null || apt_install python3
   python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+  # PyICU (look-alike usernames, accounts/usernames.py) has no wheels: pip builds it against the
+  # system's ICU, which needs its headers, pkg-config, a C++ compiler and Python's headers.
+  local missing=()
+  command -v pkg-config >/dev/null || missing+=(pkg-config)
+  { command -v pkg-config >/dev/null && pkg-config --exists icu-uc; } || missing+=(libicu-dev)
+  command -v g++ >/dev/null || missing+=(g++)
+  python3 -c 'import os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))' \
+    2>/dev/null || missing+=(python3-dev)
+  if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 }
 
 pg_up() { pg_isready -h 127.0.0.1 -p 5432 -q; }

@@ -18,10 +18,10 @@ class RedirectType(models.IntegerChoices):
 
 
 class Link(models.Model):
-    id = models.BigIntegerField(primary_key=True)  # Snowflake (core.snowflake.next_id)
+    id = models.BigIntegerField("ID", primary_key=True)  # Snowflake (core.snowflake.next_id)
     code = models.CharField(max_length=32, unique=True)  # random base62 (7) or a custom alias
-    is_alias = models.BooleanField(default=False)
-    long_url = models.TextField()
+    is_alias = models.BooleanField("custom alias", default=False)
+    long_url = models.TextField("long URL")
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -81,11 +81,11 @@ class ClickEvent(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="click_events")
-    stream_id = models.CharField(max_length=40, unique=True)
+    stream_id = models.CharField("stream ID", max_length=40, unique=True)
     occurred_at = models.DateTimeField()
     referrer_host = models.CharField(max_length=255, blank=True)
     device = models.CharField(max_length=10, choices=Device.choices)
-    is_bot = models.BooleanField(default=False)
+    is_bot = models.BooleanField("bot", default=False)
 
     class Meta:
         indexes = [models.Index(fields=["link", "occurred_at"], name="click_link_time")]
@@ -102,6 +102,9 @@ class ClickFlush(models.Model):
     applied_at = models.DateTimeField(auto_now_add=True)
     links = models.PositiveIntegerField()
     clicks = models.BigIntegerField()
+
+    class Meta:
+        verbose_name_plural = "click flushes"
 
     def __str__(self) -> str:
         return f"batch {self.batch}: {self.clicks} clicks on {self.links} links"

@@ -34,6 +34,7 @@ from django.views.decorators.http import (
 
 from core.errors import ApplicationError, InvalidInputError
 from core.pagination import parse_id
+from ratelimit.pages import limit_request
 from shortener import qr, selectors, services
 from shortener.forms import LinkCreateForm, LinkEditForm, local_input_value
 from shortener.models import Link
@@ -76,7 +77,11 @@ def _browser_timezone(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
 def index(request: HttpRequest) -> HttpResponse:
     """GET: the create form, and the link just made (`?created=<code>`, shown only to the
     browser that made it). POST: create the link (anonymous allowed: it has no owner and can
-    never be edited), then redirect here (POST/redirect/GET: a reload does not create twice)."""
+    never be edited), then redirect here (POST/redirect/GET: a reload does not create twice).
+    POSTs draw from the API's `link_create` budget (per user; per client IP when anonymous),
+    counted before anything is written: a refused one is the 429 page and creates nothing."""
+    if request.method == "POST":
+        limit_request(request, scope="link_create", what="new links")
     form = LinkCreateForm(request.POST) if request.method == "POST" else LinkCreateForm()
     if form.is_bound and form.is_valid():
         try:

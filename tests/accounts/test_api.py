@@ -1,6 +1,8 @@
 """The auth API through its URLs: status codes and the one error body."""
 
 import pytest
+from django.conf import settings
+from django.test import override_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -218,8 +220,83 @@ def test_schema_documents_the_auth_endpoints_and_their_errors(api_client):
     schema = api_client.get("/api/schema/", {"format": "json"}).json()
 
     paths = schema["paths"]
-    assert set(paths["/api/v1/auth/register"]["post"]["responses"]) == {"201", "400", "409"}
-    assert set(paths["/api/v1/auth/token"]["post"]["responses"]) == {"200", "400"}
-    assert set(paths["/api/v1/auth/me"]["get"]["responses"]) == {"200", "401"}
+    # 413 and 429 are on every operation with a body (core.openapi.document_common_errors).
+    register = {"201", "400", "409", "413", "429"}
+    assert set(paths["/api/v1/auth/register"]["post"]["responses"]) == register
+    token = {"200", "400", "413", "429", "503"}  # 503: its limits fail closed
+    assert set(paths["/api/v1/auth/token"]["post"]["responses"]) == token
+    assert set(paths["/api/v1/auth/me"]["get"]["responses"]) == {"200", "401", "429"}
     registered = schema["components"]["schemas"]["RegisteredUser"]["properties"]
     assert registered["id"]["type"] == "string"
+
+
+# --- sign-in limits shared with the pages; look-alike names; blank passwords --------------------
+
+
+def login_policies(**scopes: dict) -> dict:
+    return {**settings.RATELIMIT_POLICIES, **scopes}
+
+
+def log(limit: int, key: str) -> dict:
+    return {"algorithm": "sliding_log", "limit": limit, "window": 300, "key": key,
+            "methods": ["POST"], "on_redis_down": "fail_closed"}  # fmt: skip
+
+
+@override_settings(RATELIMIT_POLICIES=login_policies(login_username=log(3, "username")))
+def test_token_is_limited_per_username_from_the_same_budget_as_the_sign_in_page(api_client, client):
+    UserFactory(username="dana")
+    client.post("/accounts/login/", {"username": "Dana", "password": "wrong"})  # the page
+    for i in range(2):
+        body = {"username": "DANA", "password": "wrong"}
+        meta = {"REMOTE_ADDR": f"198.51.100.{i}"}  # guesses from many addresses
+        assert api_client.post(TOKEN, body, format="json", **meta).status_code == 400
+
+    body = {"username": "dana", "password": PASSWORD}
+    refused = api_client.post(TOKEN, body, format="json", REMOTE_ADDR="203.0.113.4")
+
+    error = assert_error(refused, 429, "rate_limited")
+    assert error["message"].startswith("Too many sign-in attempts. Try again in ")
+    assert 1 <= int(refused["Retry-After"]) <= 300
+    assert '"login_username";r=0' in refused["RateLimit"]
+    assert not Token.objects.exists()
+
+
+@override_settings(RATELIMIT_POLICIES=login_policies(login_ip=log(2, "ip")))
+def test_token_is_limited_per_ip_by_the_login_ip_policy(api_client):
+    for name in ("a", "b"):
+        body = {"username": name, "password": "wrong"}
+        assert api_client.post(TOKEN, body, format="json").status_code == 400
+
+    refused = api_client.post(TOKEN, {"username": "c", "password": "x"}, format="json")
+
+    assert_error(refused, 429, "rate_limited")
+    assert '"login_ip";q=2;w=300' in refused["RateLimit-Policy"]
+
+
+def test_register_refuses_a_name_mixing_scripts_with_400_naming_username(api_client):
+    error = assert_error(register(api_client, "\u0430lice"), 400, "invalid")  # Cyrillic a
+
+    assert list(error["fields"]) == ["username"]
+    assert "mixes Cyrillic and Latin" in error["fields"]["username"][0]
+    assert not User.objects.exists()
+
+
+@pytest.mark.parametrize("lookalike", ["aIice", "a1ice"])
+def test_register_refuses_a_look_alike_of_a_taken_name_with_409(api_client, lookalike):
+    assert register(api_client, "alice").status_code == 201
+
+    error = assert_error(register(api_client, lookalike), 409, "username_lookalike")
+
+    assert error["fields"] == {
+        "username": ["This username looks too much like an existing one. Please choose another."]
+    }
+    assert User.objects.count() == 1
+
+
+@pytest.mark.parametrize("password", [" " * 20, "\t \u00a0\u200b" * 4])  # tabs, nbsp, zero-width
+def test_register_refuses_a_password_of_only_spaces_with_400_naming_password(api_client, password):
+    error = assert_error(register(api_client, "dana", password), 400, "invalid")
+
+    assert error["fields"] == {
+        "password": ["This password is only spaces. Use letters, digits or symbols too."]
+    }

@@ -81,3 +81,42 @@ def test_parallel_browser_signups_of_one_name_make_one_account_and_only_form_err
         if status == 200:
             assert html.count("A user with that username already exists.") == 1
     assert User.objects.annotate(lname=Lower("username")).filter(lname="racer").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_registrations_of_look_alike_names_make_exactly_one_account():
+    # "alice", "aIice" (capital i) and "a1ice" differ in every unique index but the skeleton's:
+    # no SELECT first can make this safe (each sees none of the others); the constraint does.
+    names = ["alice", "aIice", "a1ice"]
+    threads_count = 30
+    barrier = threading.Barrier(threads_count)
+    answers: list[tuple[int, str]] = []
+    failures: list[BaseException] = []
+
+    def register(i: int) -> None:
+        try:
+            client = APIClient()
+            body = {"username": names[i % len(names)], "password": "correct-horse-battery"}
+            barrier.wait(timeout=30)
+            response = client.post("/api/v1/auth/register", body, format="json")
+            code = response.json().get("error", {}).get("code", "")
+            answers.append((response.status_code, code))
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=register, args=(i,)) for i in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not failures, failures
+    assert sorted(status for status, _ in answers) == [201] + [409] * (threads_count - 1)
+    winner = User.objects.get(username_skeleton="alice")
+    losers = [code for _, code in answers if code]
+    # The winner's own name is "taken"; the other spellings are look-alikes.
+    assert losers.count("username_lookalike") == threads_count // len(names) * (len(names) - 1)
+    assert User.objects.count() == 1
+    assert winner.username in names

@@ -85,7 +85,7 @@ def test_demo_seed_creates_three_users_with_tokens_and_prints_their_credentials(
         assert user.check_password(demo.DEMO_PASSWORD)
         key = Token.objects.get(user=user).key
         assert f"{username} / {demo.DEMO_PASSWORD}" in out.getvalue()
-        assert key in out.getvalue()
+        assert key not in out.getvalue()  # tokens stay out of the console log
     admin = User.objects.get(username=demo.DEMO_ADMIN)
     assert admin.is_superuser and admin.is_staff
     assert admin.check_password(demo.DEMO_ADMIN_PASSWORD)
@@ -113,3 +113,105 @@ def test_admin_lists_and_adds_users(client):
 
     assert client.get("/admin/accounts/user/").status_code == 200
     assert client.get("/admin/accounts/user/add/").status_code == 200
+
+
+# --- look-alike usernames, blank passwords ------------------------------------------------------
+
+
+def test_register_user_stores_the_username_skeleton():
+    user = register_user(username="a1ice", password=PASSWORD)
+
+    user.refresh_from_db()
+    assert user.username_skeleton == "alice"
+
+
+@pytest.mark.parametrize(
+    ("existing", "lookalike"),
+    [
+        ("alice", "aIice"),  # capital i for l
+        ("alice", "a1ice"),  # digit one for l
+        ("bob", "b\u043eb"),  # refused already as mixed script; here the rule is the skeleton
+        ("ace", "\u0430\u0441\u0435"),  # all Cyrillic: one script, alice's trick for "ace"
+        ("modem", "rnodern"),  # r n for m
+    ],
+)
+def test_register_user_refuses_a_name_that_looks_like_a_taken_one(existing, lookalike):
+    register_user(username=existing, password=PASSWORD)
+
+    with pytest.raises((ConflictError, InvalidInputError)) as caught:
+        register_user(username=lookalike, password=PASSWORD)
+
+    assert list(caught.value.fields) == ["username"]
+    assert User.objects.count() == 1
+
+
+def test_a_whole_script_look_alike_is_a_409_username_lookalike():
+    register_user(username="ace", password=PASSWORD)
+
+    with pytest.raises(ConflictError) as caught:
+        register_user(username="\u0430\u0441\u0435", password=PASSWORD)
+
+    assert caught.value.code == "username_lookalike"
+
+
+@pytest.mark.parametrize("name", ["\u0430lice", "b\u043eb", "\u0391laskaJazz", "ab\u06612"])
+def test_register_user_refuses_names_that_mix_scripts(name):
+    with pytest.raises(InvalidInputError) as caught:
+        register_user(username=name, password=PASSWORD)
+
+    assert list(caught.value.fields) == ["username"]
+    assert "Use letters from one alphabet only" in caught.value.fields["username"][0]
+
+
+@pytest.mark.parametrize(
+    "name", ["dana", "Zoë", "Δημήτρης", "Дмитрий", "東京とうきょう", "e2e-dana_1"]
+)
+def test_register_user_accepts_names_in_one_script(name):
+    assert register_user(username=name, password=PASSWORD).username == name
+
+
+def test_a_factory_or_admin_rename_keeps_the_skeleton_in_step():
+    user = UserFactory(username="alice")
+    assert user.username_skeleton == "alice"
+
+    user.username = "bob"
+    user.save(update_fields=["username"])
+
+    user.refresh_from_db()
+    assert user.username_skeleton == "bob"
+
+
+def test_the_migration_backfill_keeps_the_older_of_two_look_alikes_and_renames_nobody():
+    import importlib
+
+    from django.apps import apps
+
+    backfill = importlib.import_module("accounts.migrations.0003_username_skeleton")
+    older = UserFactory(username="alice")
+    # Signed up before the rule: a look-alike without a skeleton (bulk_create skips save()).
+    [newer] = User.objects.bulk_create([User(username="aIice")])
+    User.objects.update(username_skeleton=None)
+
+    backfill.backfill_skeletons(apps, None)
+
+    assert User.objects.get(pk=older.pk).username_skeleton == "alice"
+    assert User.objects.get(pk=newer.pk).username_skeleton is None
+    assert User.objects.get(pk=newer.pk).username == "aIice"
+    with pytest.raises(ConflictError):
+        register_user(username="a1ice", password=PASSWORD)
+
+
+@pytest.mark.parametrize("password", [" " * 20, "\n\t ", "\u3000" * 10, "\u200b" * 12])
+def test_register_user_refuses_a_password_of_only_whitespace_or_invisible_characters(password):
+    with pytest.raises(InvalidInputError) as caught:
+        register_user(username="dana", password=password)
+
+    assert any(
+        m.startswith("This password is only spaces.") for m in caught.value.fields["password"]
+    )
+
+
+def test_spaces_inside_a_password_are_fine():
+    assert register_user(username="dana", password="  correct horse battery  ").check_password(
+        "  correct horse battery  "
+    )

@@ -84,3 +84,27 @@ def test_the_stylesheet_is_served_and_applied(page: Page):
 
     header_position = page.locator(".site-header").evaluate("e => getComputedStyle(e).position")
     assert header_position == "sticky"
+
+
+def test_guessing_at_a_password_through_the_real_server_stops_at_the_limit(page: Page, screenshot):
+    # The default `login_username` policy: 10 tries per username per 5 minutes, through the
+    # served app (live_server: a real HTTP server), the browser's own CSRF cookie and form.
+    UserFactory(username="dana")
+    page.goto("/accounts/login/")
+    for i in range(10):
+        page.get_by_label("Username").fill("dana")
+        page.get_by_label("Password").fill(f"guess-{i}")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text("Please enter a correct username and password")).to_be_visible()
+
+    page.get_by_label("Username").fill("DANA")  # any case is the same account, the same budget
+    page.get_by_label("Password").fill(PASSWORD)
+    with page.expect_response("**/accounts/login/") as answer:
+        page.get_by_role("button", name="Sign in").click()
+
+    assert answer.value.status == 429
+    assert 1 <= int(answer.value.headers["retry-after"]) <= 300
+    expect(page.get_by_role("heading", level=1)).to_have_text("Please wait before trying again")
+    expect(page.get_by_text("Too many sign-in attempts. Try again in 5 minutes.")).to_be_visible()
+    expect(page.get_by_test_id("user-area")).not_to_contain_text("Signed in as")
+    screenshot("sign-in-limited")

@@ -22,7 +22,8 @@ def policies(**scopes: dict) -> dict:
         "anon": {**BIG, "key": "ip"},
         "link_create": {**BIG, "key": "user", "methods": ["POST"]},
         "link_bulk_create": {**BIG, "key": "user"},
-        "auth_token": {**BIG, "key": "ip"},
+        "login_ip": {**BIG, "key": "ip"},
+        "login_username": {**BIG, "key": "username"},
         "auth_register": {**BIG, "key": "ip"},
         "redirect": {**BIG, "key": "ip"},
         "link_password": {**BIG, "key": "ip_path"},
@@ -165,5 +166,5 @@ def test_the_default_policies_let_the_existing_parallel_tests_through(settings):
     from ratelimit.policies import all_policies
 
     found = all_policies()
-    for scope in ("user", "anon", "link_create", "auth_register", "auth_token"):
+    for scope in ("user", "anon", "link_create", "auth_register", "login_ip"):
         assert found[scope].quota >= 50, scope

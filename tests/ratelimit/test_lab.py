@@ -1,12 +1,24 @@
 """The rate limiter lab's endpoints (/ratelimit/lab/*) through HTTP, against the real limiter
 scripts in the test Redis: decisions per algorithm, per-browser keys, memory figures, bounds,
-CSRF and the lab's own limit."""
+CSRF and the lab's own limits, and what one memory request costs Redis."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import pytest
 from django.test import Client
+from redis.connection import AbstractConnection
 
+from core.redis import get_redis
 from ratelimit import lab
 from ratelimit.algorithms import ALGORITHMS
+from ratelimit.services import check_rate, key_memory_bytes
+from tests.ratelimit import hammer
 
 pytestmark = pytest.mark.django_db
 
@@ -18,9 +30,64 @@ RESET = "/ratelimit/lab/reset"
 HOUR = 3600
 
 
-@pytest.fixture(autouse=True)
-def _fresh_memo():
-    lab.full_key_memory_bytes.cache_clear()  # Redis is flushed per test; the memo must be too
+@dataclass
+class Traffic:
+    round_trips: int = 0
+    commands: list[tuple[str, ...]] = field(default_factory=list)
+
+    def fills(self) -> list[tuple[str, ...]]:
+        """Script runs on keys that are not a lab policy's own (rl:{lab_<scope>:...})."""
+        return [c for c in self.commands if c[0] == "EVALSHA" and not c[3].startswith("rl:{lab_")]
+
+
+@contextlib.contextmanager
+def redis_traffic() -> Iterator[Traffic]:
+    """What this process sends to Redis (limiter and Django's cache alike), counted by wrapping
+    the real client's connection: one round trip per write to the socket, a single command or a
+    whole pipeline; every command with its arguments."""
+    traffic = Traffic()
+    send_packed, send_command, pack_commands = (
+        AbstractConnection.send_packed_command,
+        AbstractConnection.send_command,
+        AbstractConnection.pack_commands,
+    )
+
+    def counted_send_packed(self, command, check_health=True):
+        traffic.round_trips += 1
+        return send_packed(self, command, check_health)
+
+    def counted_send_command(self, *args, **kwargs):
+        traffic.commands.append(tuple(str(a) for a in args))
+        return send_command(self, *args, **kwargs)
+
+    def counted_pack_commands(self, commands):
+        traffic.commands.extend(tuple(str(a) for a in args) for args in commands)
+        return pack_commands(self, commands)
+
+    AbstractConnection.send_packed_command = counted_send_packed
+    AbstractConnection.send_command = counted_send_command
+    AbstractConnection.pack_commands = counted_pack_commands
+    try:
+        yield traffic
+    finally:
+        AbstractConnection.send_packed_command = send_packed
+        AbstractConnection.send_command = send_command
+        AbstractConnection.pack_commands = pack_commands
+
+
+def memory(client: Client, **body):
+    return client.post(MEMORY, body, content_type="application/json")
+
+
+def table_in_another_process(config: dict) -> tuple[list[dict], int, list[tuple[str, ...]]]:
+    """Run in a spawned process (its own Django, connections and memory): the memory table of
+    `config`, with the Redis traffic it took (once its cache connection is set up)."""
+    from django.core.cache import cache
+
+    cache.get("connect")
+    with redis_traffic() as traffic:
+        rows = lab.memory_table(**config, client="192.0.2.7")
+    return rows, traffic.round_trips, traffic.fills()
 
 
 def check(client: Client, **body):
@@ -187,10 +254,14 @@ def test_only_post_is_allowed(client):
     assert client.get(CHECK).status_code == 405
 
 
-def test_the_lab_is_itself_rate_limited_per_address(client, monkeypatch):
-    monkeypatch.setattr(lab, "GUARD_BURST", 3)
+def test_the_lab_is_itself_rate_limited_per_address(client, settings):
     # One token back a minute, not ten a second: a slow machine must not refill one mid-test.
-    monkeypatch.setattr(lab, "GUARD_LIMIT", 1)
+    settings.RATELIMIT_POLICIES = {
+        **settings.RATELIMIT_POLICIES,
+        "lab_request": {
+            "algorithm": "token_bucket", "limit": 1, "window": 60, "burst": 3, "key": "ip",
+        },
+    }  # fmt: skip
     body = {"algorithm": "gcra", "limit": 5, "window": 10, "n": 1}
     assert [check(client, **body).status_code for _ in range(3)] == [200] * 3
     response = check(client, **body)
@@ -199,6 +270,87 @@ def test_the_lab_is_itself_rate_limited_per_address(client, monkeypatch):
     assert int(response["Retry-After"]) >= 1
     # Another browser from the same address is the same client to the guard.
     assert check(Client(), **body).status_code == 429
+    assert memory(client, limit=5, window=10).status_code == 429  # every lab endpoint
+
+
+def test_one_memory_request_costs_a_few_round_trips_whatever_the_limit(client):
+    memory(client, limit=5, window=10)  # connections open, scripts known: what follows is steady
+    with redis_traffic() as traffic:
+        response = memory(client, limit=lab.MAX_LIMIT, window=60, burst=lab.MAX_BURST)
+    assert response.status_code == 200
+    # lab_request, cache GET, lab_memory, one pipeline filling and measuring, cache SET.
+    assert traffic.round_trips <= 5
+    assert len(traffic.fills()) == len(ALGORITHMS) * lab.MAX_LIMIT  # the real scripts, run
+    assert len(traffic.commands) <= len(ALGORITHMS) * (lab.MAX_LIMIT + 3) + 4
+
+
+def test_a_memory_request_leaves_no_scratch_key_behind(client):
+    assert memory(client, limit=lab.MAX_LIMIT, window=3600).status_code == 200
+    names = list(get_redis().scan_iter("*"))
+    # What stays: the cached table and the lab policies' own counters, nothing else.
+    assert names and all(
+        n.startswith(("cache:", "rl:{lab_request:", "rl:{lab_memory:")) for n in names
+    )
+    assert any(n.startswith("cache:") for n in names)
+
+
+def test_a_configuration_is_measured_once_for_every_process(client):
+    config = {"limit": 300, "window": 60, "burst": None}
+    first = memory(client, **config).json()["algorithms"]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1, initializer=hammer.setup) as other:
+        rows, round_trips, fills = other.apply(
+            table_in_another_process, ({"limit": 300, "window_seconds": 60, "burst": None},)
+        )
+    assert rows == first
+    assert fills == []  # read, not measured again
+    assert round_trips == 1  # one cache GET
+
+
+@pytest.mark.parametrize("limit", [100, lab.MAX_LIMIT])
+def test_the_figures_are_what_a_key_filled_by_real_checks_holds(client, limit):
+    rows = memory(client, limit=limit, window=60).json()["algorithms"]
+    for row in rows:
+        # A name as long as the lab's scratch keys': MEMORY USAGE counts the name too.
+        algorithm, key = row["algorithm"], f"lab:{uuid.uuid4().hex[:14]}"
+        for _ in range(limit):
+            check_rate(algorithm=algorithm, key=key, limit=limit, window_seconds=60)
+        held = key_memory_bytes(algorithm=algorithm, key=key)
+        # Equal up to the allocator's rounding of a number's digits (the token bucket's refill
+        # fraction depends on how fast the requests came) and, past 128 entries, the sliding
+        # log's skiplist, whose node heights are random.
+        assert abs(row["bytes_per_key"] - held) <= max(16, held // 50), (algorithm, held)
+
+
+def test_measuring_new_configurations_has_its_own_stricter_limit(client, settings):
+    settings.RATELIMIT_POLICIES = {
+        **settings.RATELIMIT_POLICIES,
+        "lab_memory": {
+            "algorithm": "token_bucket", "limit": 1, "window": 3600, "burst": 2, "key": "ip",
+        },
+    }  # fmt: skip
+    assert memory(client, limit=10, window=60).status_code == 200
+    assert memory(client, limit=11, window=60).status_code == 200
+    response = memory(client, limit=12, window=60)
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "rate_limited"
+    assert int(response["Retry-After"]) >= 1
+    # A configuration already measured costs no measurement: still answered.
+    assert memory(client, limit=10, window=60).status_code == 200
+    # Checks are not measurements.
+    assert check(client, algorithm="gcra", limit=5, window=10, n=1).status_code == 200
+
+
+def test_with_redis_down_the_page_renders_and_a_memory_table_is_a_503(client, settings):
+    down = "redis://127.0.0.1:1/4"  # nothing listens there: refused at once
+    settings.REDIS_URL = down
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": down}}
+    response = client.get("/ratelimit/")
+    assert response.status_code == 200
+    assert "Redis is not answering" in response.content.decode()
+    response = memory(client, limit=7, window=10)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "backend_unavailable"
 
 
 def test_human_bytes_uses_decimal_units():

@@ -63,7 +63,7 @@ def test_fail_open_admits_counts_and_sends_no_made_up_headers(api_client, dead_r
 
 
 @override_settings(
-    RATELIMIT_POLICIES=policies(auth_token={**TINY, "key": "ip", "on_redis_down": "fail_closed"})
+    RATELIMIT_POLICIES=policies(login_ip={**TINY, "key": "ip", "on_redis_down": "fail_closed"})
 )
 def test_fail_closed_answers_503_with_retry_after_and_the_error_body(api_client, dead_redis):
     answer = api_client.post(
@@ -72,7 +72,7 @@ def test_fail_closed_answers_503_with_retry_after_and_the_error_body(api_client,
     assert answer.status_code == 503
     assert answer["Retry-After"] == str(int(BREAKER_SECONDS))
     assert answer.json()["error"]["code"] == "rate_limiter_unavailable"
-    assert metrics.count(scope="auth_token", outcome="redis_down_closed") == 1
+    assert metrics.count(scope="login_ip", outcome="redis_down_closed") == 1
 
 
 @pytest.mark.parametrize(("on_redis_down", "expected"), [("fail_open", 302), ("fail_closed", 503)])
