@@ -15,13 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import (
+    DisallowedHost,
     RequestDataTooBig,
     SuspiciousOperation,
     TooManyFieldsSent,
     TooManyFilesSent,
 )
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
@@ -212,8 +213,17 @@ def json_or_html_404(request: HttpRequest, exception: Exception | None = None): 
 
 def json_or_html_400(request: HttpRequest, exception: Exception | None = None):  # type: ignore[no-untyped-def]
     """handler400: Django's guards on a request body (too large: 413; too many fields: 400) in
-    words, as JSON under /api/ and as a page elsewhere; any other bad request as Django has it."""
+    words, as JSON under /api/ and as a page elsewhere; any other bad request (a Host not in
+    ALLOWED_HOSTS, ...) as Django has it, in the one error shape under /api/."""
     known = request_refusal(exception) if exception is not None else None
+    if known is None and _is_api(request):
+        # Django's words stay out: DisallowedHost's would echo the client's Host header.
+        message = (
+            "The Host header names a host this server does not serve."
+            if isinstance(exception, DisallowedHost)
+            else "The request is malformed."
+        )
+        return JsonResponse(error_body("bad_request", message), status=400)
     if known is None:
         from django.views.defaults import bad_request
 

@@ -2,13 +2,16 @@
 
 core.errors renders error bodies; these serializers only describe them in /api/schema/. Nested
 serializers in api.py files set `Meta.ref_name`, because drf-spectacular would otherwise name
-every app's nested `InputSerializer` "Input" and the components would collide.
+every app's nested `InputSerializer` "Input" and the components would collide. The request
+body of a `core.serializers.StrictSerializer` is documented as the server reads it: closed
+(`additionalProperties: false`), its non-blank text fields not whitespace alone.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 
@@ -31,6 +34,47 @@ class ErrorSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "Error"
+
+
+class StrictSerializerExtension(OpenApiSerializerExtension):
+    """A StrictSerializer refuses unknown keys (400 "Unknown field"), so its request schema
+    says so, and a text field that may not be blank says that whitespace alone is blank. The
+    schema allowed both, and a client or fuzzer built from it sent bodies the server refused
+    (found by tests/core/test_fuzz_api.py). Responses stay open: a client must tolerate fields
+    added later."""
+
+    target_class = "core.serializers.StrictSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction != "request":
+            return schema
+        schema["additionalProperties"] = False
+        for name, field in self.target.fields.items():
+            prop = schema.get("properties", {}).get(name)
+            if _trimmed_and_required_text(field) and prop is not None and "pattern" not in prop:
+                # DRF strips the value before its "may not be blank" check: "\u00a0" is blank.
+                prop["pattern"] = NOT_ONLY_WHITESPACE
+        return schema
+
+
+# A string with at least one character that Python's str.strip() keeps (what DRF's CharField
+# trims), spelled out rather than as \S: ECMAScript's \s is a different set (it has U+FEFF,
+# lacks U+001C-U+001F and U+0085), and clients validate with their own regex engines.
+NOT_ONLY_WHITESPACE = (
+    "[^\\t\\n\\v\\f\\r\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000]"
+)
+
+
+def _trimmed_and_required_text(field: serializers.Field) -> bool:
+    return (
+        isinstance(field, serializers.CharField)
+        and field.trim_whitespace
+        and not field.allow_blank
+        and not field.read_only
+    )
 
 
 def error_response(

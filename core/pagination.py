@@ -15,6 +15,8 @@ Mastodon cap it; not a number or below 1 is a 400); an id is a decimal integer 0
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
@@ -57,6 +59,25 @@ class IdCursorPagination(CursorPagination):
     max_page_size = 200
     page_size_query_param = "limit"
     invalid_cursor = "Not a cursor from this API: pass `next` or `previous` as given."
+
+    @classmethod
+    def openapi_parameters(cls) -> list[Any]:
+        """`cursor` and `limit` for the list operation's schema, with the bounds enforced here:
+        `@extend_schema(parameters=LinkCursorPagination.openapi_parameters())`. A list is an
+        APIView paginating by hand, of which drf-spectacular cannot see the query parameters."""
+        from drf_spectacular.utils import OpenApiParameter
+
+        return [
+            OpenApiParameter(
+                "cursor", str, description="Opaque: from a `next` or `previous` link, as given."
+            ),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1},
+                description=f"Page size, default {cls.page_size}; more than {cls.max_page_size}"
+                f" is capped to {cls.max_page_size}.",
+            ),
+        ]
 
     def get_page_size(self, request: Request) -> int:
         return parse_limit(request, default=self.page_size, maximum=self.max_page_size)

@@ -10,6 +10,7 @@ docs/api.md, "Bounds".
 
 from __future__ import annotations
 
+import codecs
 import json
 from typing import Any
 
@@ -23,16 +24,22 @@ MAX_JSON_DEPTH = 32
 
 
 class JSONParser(parsers.JSONParser):
-    """application/json: UTF-8 (a BOM is accepted and skipped), no NaN or Infinity, integers of
-    at most 4,300 digits, arrays and objects nested at most MAX_JSON_DEPTH deep."""
+    """application/json: UTF-8 whatever the charset says (a BOM is accepted and skipped), no
+    NaN or Infinity, integers of at most 4,300 digits, arrays and objects nested at most
+    MAX_JSON_DEPTH deep."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        encoding = parsers.get_encoding(parser_context or {})
+        # Always UTF-8, whatever `charset` the Content-Type names: JSON between systems is UTF-8
+        # and its media type defines no charset (RFC 8259 §8.1, §11). Decoding by the declared
+        # one let a client pick any text codec of Python's: `charset=punycode` raised a bare
+        # UnicodeError (a 500), `unicode_escape` rewrote the body's backslashes before parsing.
         try:
-            text = stream.read().decode(encoding)
+            text = stream.read().decode("utf-8")
         except UnicodeDecodeError as exc:
+            declared = (parser_context or {}).get("encoding")
+            hint = "" if _is_utf8(declared) else f"; JSON is read as UTF-8, not {declared}"
             raise ParseError(
-                f"The body is not valid {encoding} text (byte {exc.start} cannot be decoded)."
+                f"The body is not valid utf-8 text (byte {exc.start} cannot be decoded){hint}."
             ) from None
         text = text.removeprefix("\ufeff")  # a BOM is noise, not an error (RFC 8259 §8.1)
         try:
@@ -51,6 +58,15 @@ class JSONParser(parsers.JSONParser):
         if text.count("[") + text.count("{") > MAX_JSON_DEPTH and too_deep(data):
             raise _too_deep()
         return data
+
+
+def _is_utf8(charset: str | None) -> bool:
+    if not charset:
+        return True
+    try:
+        return codecs.lookup(charset).name in ("utf-8", "utf-8-sig")
+    except LookupError:
+        return False
 
 
 def _refuse_constant(name: str) -> Any:
