@@ -7,6 +7,11 @@ client gets credentials in the first place. Everything else in the API authentic
 
 from __future__ import annotations
 
+from django.contrib.auth.password_validation import (
+    MinimumLengthValidator,
+    get_default_password_validators,
+)
+from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -23,6 +28,34 @@ from ratelimit.pages import limit_request
 
 _TOO_SHORT = "This password is too short. It must contain at least 8 characters."
 _MALFORMED = "Malformed JSON (`parse_error`), or a required field missing (`invalid`)."
+PASSWORD_MAX_LENGTH = 4096  # stops megabyte "passwords" reaching the hasher
+
+
+def _shortest_password() -> tuple[int, str]:
+    """The configured MinimumLengthValidator's bound and its message, so the schema states the
+    rule (`minLength`) and the API refuses a short password in the validator's own words."""
+    for validator in get_default_password_validators():
+        if isinstance(validator, MinimumLengthValidator):
+            try:
+                validator.validate("")
+            except ValidationError as exc:
+                return validator.min_length, exc.messages[0]
+    return 1, "Give a password."
+
+
+class NewPasswordField(serializers.CharField):
+    """A password being chosen: its spaces kept, its length within the validators' minimum
+    (stated in the schema) and PASSWORD_MAX_LENGTH; the other rules are register_user's."""
+
+    def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
+        shortest, too_short = _shortest_password()
+        super().__init__(
+            min_length=shortest,
+            max_length=PASSWORD_MAX_LENGTH,
+            trim_whitespace=False,
+            error_messages={"min_length": too_short},
+            **kwargs,
+        )
 
 
 class UserRegisterApi(APIView):
@@ -35,8 +68,7 @@ class UserRegisterApi(APIView):
     class InputSerializer(StrictSerializer):
         # Shape only; the username and password rules are register_user's (one place for both).
         username = serializers.CharField(max_length=150)
-        # Passwords keep their spaces. The cap stops megabyte "passwords" reaching the hasher.
-        password = serializers.CharField(max_length=4096, trim_whitespace=False)
+        password = NewPasswordField()  # keeps its spaces
 
         class Meta:
             ref_name = "Registration"
@@ -100,7 +132,7 @@ class TokenIssueApi(APIView):
 
     class InputSerializer(StrictSerializer):
         username = serializers.CharField(max_length=150)
-        password = serializers.CharField(max_length=4096, trim_whitespace=False)
+        password = serializers.CharField(max_length=PASSWORD_MAX_LENGTH, trim_whitespace=False)
 
         class Meta:
             ref_name = "Credentials"

@@ -3,6 +3,7 @@
 Every top-level path segment here is reserved: the shortener refuses it as a custom alias.
 """
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -24,7 +25,13 @@ urlpatterns = [
     path("admin/login/", sign_in_limited(admin.site.login)),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    # api_version fixed: drf-spectacular otherwise copies ?version= into a response header and
+    # the schema (a CR/LF in it was a 500, markup was echoed).
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(api_version=settings.SPECTACULAR_SETTINGS["VERSION"]),
+        name="schema",
+    ),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("shortener/", include("shortener.urls")),
     path("timeline/", include("timeline.urls")),

@@ -111,13 +111,21 @@ _RETRY_AFTER = {
 def document_common_errors(result: dict, generator: Any, request: Any, public: bool) -> dict:
     """drf-spectacular postprocessing hook: the errors every operation of a kind can answer,
     which no view lists because no view raises them: 429 (throttles run on every endpoint),
-    401 where credentials are required, and for operations with a body 413 (size) and a 400
-    `parse_error` (not JSON, nested too deep). Generated clients and fuzzers then agree with
-    the server."""
+    406 (an `Accept` other than JSON), 401 where credentials are required, and for operations
+    with a body 413 (size), 415 (not JSON) and a 400 `parse_error` (malformed, nested too
+    deep). Generated clients and fuzzers then agree with the server."""
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
+            responses.setdefault("406", _error_entry(
+                "The `Accept` header asks for something other than JSON.", "not_acceptable",
+                "Could not satisfy the request Accept header.",
+            ))  # fmt: skip
             if "requestBody" in operation:
+                responses.setdefault("415", _error_entry(
+                    "The body is not `application/json`.", "unsupported_media_type",
+                    'Unsupported media type "text/plain" in request.',
+                ))  # fmt: skip
                 responses.setdefault("400", _error_entry(
                     "The body is not JSON, or nests too deep.", "parse_error",
                     "The body is not valid JSON: Expecting value at line 1, column 1.",

@@ -17,7 +17,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import InvalidInputError
 from core.openapi import error_response
 from core.pagination import IdCursorPagination
 from core.serializers import StrictSerializer
@@ -160,7 +159,10 @@ class LinkListApi(APIView):
         class Meta:
             ref_name = "LinkPage"
 
-    @extend_schema(operation_id="links_list", responses={200: OutputSerializer, 400: _INVALID})
+    @extend_schema(
+        operation_id="links_list", parameters=LinkCursorPagination.openapi_parameters(),
+        responses={200: OutputSerializer, 400: _INVALID},
+    )  # fmt: skip
     def get(self, request: Request) -> Response:
         paginator = LinkCursorPagination()
         page = paginator.paginate_queryset(
@@ -214,11 +216,10 @@ class LinkDetailApi(APIView):
         link = selectors.owned_link(code=code, owner=request.user)
         data = self.PatchSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        if not data.validated_data:
-            raise InvalidInputError("Nothing to change: send at least one field.")
-        link = services.update_link(
-            link=link, request_host=request.get_host(), **data.validated_data
-        )
+        if data.validated_data:  # `{}` changes nothing: 200 with the link, as Stripe and GitHub
+            link = services.update_link(
+                link=link, request_host=request.get_host(), **data.validated_data
+            )
         return Response(_output([link], request)[0])
 
     @extend_schema(operation_id="links_destroy", responses={204: None, 404: _NOT_FOUND})

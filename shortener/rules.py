@@ -84,6 +84,8 @@ def normalize_destination(long_url: str, *, request_host: str | None = None) -> 
         port = parts.port
     except ValueError:
         raise _invalid("long_url", "That is not a valid URL.") from None
+    if port == 0:  # urlsplit accepts it; no browser connects to it
+        raise _invalid("long_url", "Port 0 is not a port anyone can connect to.")
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise _invalid("long_url", "Only http:// and https:// URLs can be shortened.")

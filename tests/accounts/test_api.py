@@ -220,12 +220,13 @@ def test_schema_documents_the_auth_endpoints_and_their_errors(api_client):
     schema = api_client.get("/api/schema/", {"format": "json"}).json()
 
     paths = schema["paths"]
-    # 413 and 429 are on every operation with a body (core.openapi.document_common_errors).
-    register = {"201", "400", "409", "413", "429"}
+    # 406 and 429 are on every operation, 413 and 415 on every one with a body
+    # (core.openapi.document_common_errors).
+    register = {"201", "400", "406", "409", "413", "415", "429"}
     assert set(paths["/api/v1/auth/register"]["post"]["responses"]) == register
-    token = {"200", "400", "413", "429", "503"}  # 503: its limits fail closed
+    token = {"200", "400", "406", "413", "415", "429", "503"}  # 503: its limits fail closed
     assert set(paths["/api/v1/auth/token"]["post"]["responses"]) == token
-    assert set(paths["/api/v1/auth/me"]["get"]["responses"]) == {"200", "401", "429"}
+    assert set(paths["/api/v1/auth/me"]["get"]["responses"]) == {"200", "401", "406", "429"}
     registered = schema["components"]["schemas"]["RegisteredUser"]["properties"]
     assert registered["id"]["type"] == "string"
 

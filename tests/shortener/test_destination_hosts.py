@@ -299,3 +299,8 @@ def test_an_alias_cannot_be_edited_to_point_at_itself(api, settings):
     assert response.status_code == 400
     assert "this service itself" in response.json()["error"]["fields"]["long_url"][0]
     assert Link.objects.get(code="loop").long_url == "https://example.com/"
+
+
+def test_port_zero_is_refused():
+    with pytest.raises(InvalidInputError, match="Port 0"):
+        rules.normalize_destination("https://example.com:0/")
