@@ -24,7 +24,7 @@ from django.core.exceptions import (
 )
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
@@ -230,10 +230,40 @@ def json_or_html_400(request: HttpRequest, exception: Exception | None = None): 
         return bad_request(request, exception)  # type: ignore[arg-type]
     if _is_api(request):
         return JsonResponse(error_body(known.code, known.message), status=known.status_code)
+    return error_page(request, known)
+
+
+# A heading per status for error pages; the error's own message says the rest.
+PAGE_TITLES = {
+    400: "That could not be used",
+    401: "Please sign in first",
+    403: "That is not allowed",
+    404: "There is nothing at this address",
+    409: "That clashes with something that exists",
+    410: "This is gone",
+    413: "That was more than this site accepts",
+    422: "That could not be done",
+    429: "Please wait before trying again",
+    503: "Please try again shortly",
+}
+
+
+def error_page(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
+    """`exc` as a page a person can read (templates/error.html): its status, a heading, its
+    message, and Retry-After when it has one. The pages' counterpart of the JSON error shape."""
     from django.shortcuts import render
 
-    context = {"status": known.status_code, "message": known.message}
-    return render(request, "request_refused.html", context, status=known.status_code)
+    retry_after = getattr(exc, "retry_after", None)
+    context = {
+        "status": exc.status_code,
+        "title": PAGE_TITLES.get(exc.status_code, "That did not work"),
+        "message": exc.message,
+        "retry_after": retry_after,
+    }
+    response = render(request, "error.html", context, status=exc.status_code)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def json_or_html_500(request: HttpRequest):  # type: ignore[no-untyped-def]

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core import bounds
+
 
 class RedirectType(models.IntegerChoices):
     MOVED_PERMANENTLY = 301, "301 Moved Permanently (browsers cache it; clicks go uncounted)"
@@ -53,6 +55,14 @@ class Link(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(clicks__gte=0) & Q(bot_hits__gte=0), name="link_counts_non_negative"
+            ),
+            # core.bounds' range, enforced for every writer (the admin, a script, raw SQL): a
+            # row Python cannot read back would break every page that meets it.
+            models.CheckConstraint(
+                condition=Q(expires_at__isnull=True)
+                | Q(expires_at__range=(bounds.DATETIME_MIN, bounds.DATETIME_MAX)),
+                name="link_expires_at_in_range",
+                violation_error_message=bounds.DATETIME_RANGE_MESSAGE,
             ),
         ]
 
