@@ -726,7 +726,7 @@ def _measure(
         say(_describe(f"zipf warm, {name} (best of 2)", warm[name]) + _rounds(runs))
 
     # Noise check: the static ceiling again. Interleaving protects the ratios from a burst of
-    # other work; this says whether there was one (the box is shared, see NUMBERS.md).
+    # other work; this says whether there was one (the box is shared, see docs/numbers.md).
     static_after = run_wrk(baseline.port, static_file, seconds=2, connections=CONNECTIONS)
     drift = static_after.rate / static_peak.rate - 1
     say(_describe("static 302 again (noise check)", static_after) + f"  drift {drift:+.0%}")

@@ -1,6 +1,6 @@
 """A WSGI fast path for cached redirects, in front of Django (config/wsgi.py).
 
-Django's middleware stack costs more than the redirect itself (docs: NUMBERS.md, ~0.7 of a bare
+Django's middleware stack costs more than the redirect itself (docs/numbers.md, ~0.7 of a bare
 WSGI app). A cached redirect needs none of it: no session, no user, no template. So
 `RedirectFastPath` answers `GET|HEAD /<code>` itself when visit.lua says "ok" — cached, active,
 no password, under its max-clicks gate — and counts the click. One round trip: the per-IP
