@@ -42,5 +42,4 @@ def check_datetime(value: datetime, *, field: str) -> datetime:
     return utc
 
 
-def _invalid(field: str, message: str) -> InvalidInputError:
-    return InvalidInputError(f"{field}: {message}", fields={field: [message]})
+_invalid = InvalidInputError.for_field

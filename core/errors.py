@@ -48,6 +48,12 @@ class ApplicationError(Exception):
 class InvalidInputError(ApplicationError):
     status_code, code = 400, "invalid"
 
+    @classmethod
+    def for_field(cls, field: str, message: str) -> InvalidInputError:
+        """The 400 of one bad field (or query parameter): `fields` names it, `message` says
+        "<field>: <why>", as every validation error does."""
+        return cls(f"{field}: {message}", fields={field: [message]})
+
 
 class NotAuthenticatedError(ApplicationError):
     status_code, code = 401, "not_authenticated"

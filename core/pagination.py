@@ -24,9 +24,7 @@ from rest_framework.request import Request
 from core.bounds import MAX_ID
 from core.errors import InvalidInputError
 
-
-def invalid_param(name: str, message: str) -> InvalidInputError:
-    return InvalidInputError(f"{name}: {message}", fields={name: [message]})
+invalid_param = InvalidInputError.for_field
 
 
 def parse_id(value: str | None, *, name: str) -> int | None:

@@ -340,5 +340,4 @@ def _check_host_allowed(host: Host, *, written: str, request_host: str | None) -
         raise _invalid("long_url", f"{shown} is {kind}, not on the public internet: {public_only}")
 
 
-def _invalid(field: str, message: str) -> InvalidInputError:
-    return InvalidInputError(f"{field}: {message}", fields={field: [message]})
+_invalid = InvalidInputError.for_field
