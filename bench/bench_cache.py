@@ -105,8 +105,8 @@ def replay(codes: list[str], trace: list[int]) -> tuple[int, int]:
     """Visit `trace` (indexes into `codes`) through the shortener's cache-aside, as the fast path
     does: (hits, requests) over the trace's second half."""
     from shortener import cache
-    from shortener.clicks import Visitor
     from shortener.redirect import now_ms, resolve_visit
+    from shortener.visitors import Visitor
 
     visitor = Visitor(device="desktop", is_bot=False, referrer_host="")
     hits = 0

@@ -9,6 +9,7 @@ means for it (fall back to PostgreSQL, fail open, refuse).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
@@ -18,7 +19,9 @@ from time import monotonic
 from typing import TypeVar
 
 import redis
+import redis.asyncio as redis_asyncio
 from django.conf import settings
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
@@ -59,6 +62,33 @@ def get_redis(url: str | None = None) -> redis.Redis:
     return _client(url or settings.REDIS_URL, settings.REDIS_SOCKET_TIMEOUT)
 
 
+# An asyncio client belongs to the event loop it first ran on (its connections do): one per URL
+# per loop. A server runs one loop per worker process; tests start a loop per asyncio.run.
+_async_clients: dict[tuple[str, int], redis_asyncio.Redis] = {}
+
+
+def get_async_redis(url: str | None = None) -> redis_asyncio.Redis:
+    """The redis.asyncio client for `url` (default settings.REDIS_URL) on the running event
+    loop, with the sync client's timeouts and retry. Call it from a coroutine."""
+    url = url or settings.REDIS_URL
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get((url, id(loop)))
+    if client is None:
+        if len(_async_clients) > 64:  # loops come and go (tests): forget the old ones
+            _async_clients.clear()
+        timeout = settings.REDIS_SOCKET_TIMEOUT
+        client = redis_asyncio.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
+            health_check_interval=30,
+            retry=AsyncRetry(NoBackoff(), 1),
+        )
+        _async_clients[(url, id(loop))] = client
+    return client
+
+
 # --- Circuit breaker, one per Redis URL -------------------------------------------------------
 
 
@@ -96,13 +126,23 @@ def guarded(operation: Callable[[], T], *, url: str | None = None) -> T:
     try:
         result = operation()
     except RedisError as exc:
-        _open_until[url] = monotonic() + BREAKER_SECONDS
-        logger.warning("Redis failed, skipping it for %.1f s: %r", BREAKER_SECONDS, exc)
+        record_failure(url, exc)
         raise
+    record_success(url)
+    return result
+
+
+def record_failure(url: str, exc: Exception) -> None:
+    """A call to `url` failed: open its breaker for BREAKER_SECONDS."""
+    _open_until[url] = monotonic() + BREAKER_SECONDS
+    logger.warning("Redis failed, skipping it for %.1f s: %r", BREAKER_SECONDS, exc)
+
+
+def record_success(url: str) -> None:
+    """A call to `url` succeeded: close its breaker if it was open (the probe answered)."""
     if url in _open_until:
         _open_until.pop(url, None)
         logger.info("Redis answers again")
-    return result
 
 
 def reset_breakers() -> None:

@@ -21,10 +21,11 @@ expires by itself (PEXPIRE to the algorithm's horizon): an idle client costs no 
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
+
+from core.scripts import LuaScript
 
 ALGORITHMS = ("token_bucket", "sliding_log", "sliding_counter", "fixed_window", "gcra")
 # Algorithms whose capacity (burst) can differ from the limit per window.
@@ -63,20 +64,9 @@ class Decision:
         return not self.allowed or self.shadow
 
 
-@dataclass(frozen=True)
-class LuaScript:
-    name: str
-    source: str
-    sha: str
-
-
-def _load(name: str) -> LuaScript:
-    source = (_LUA_DIR / f"{name}.lua").read_text()
-    # The SHA Redis will compute: EVALSHA needs no SCRIPT LOAD round trip to learn it.
-    return LuaScript(name, source, hashlib.sha1(source.encode()).hexdigest())
-
-
-SCRIPTS: dict[str, LuaScript] = {name: _load(name) for name in ALGORITHMS}
+SCRIPTS: dict[str, LuaScript] = {
+    name: LuaScript.from_file(_LUA_DIR / f"{name}.lua") for name in ALGORITHMS
+}
 
 
 def tag_safe(key: str) -> str:

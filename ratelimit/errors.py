@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from core.errors import RateLimitedError
+from core.scripts import RedisUnavailable
 
 
-class RateLimitBackendError(Exception):
+class RateLimitBackendError(RedisUnavailable):
     """Redis did not answer (or the breaker is open). check_rate raises it; check_policy turns
     it into fail-open or fail-closed per policy."""
 

@@ -4,8 +4,9 @@
     check_policy(scope=, key=) -> Decision          (mode, on_redis_down, metrics)
     key_memory_bytes(algorithm=, key=) -> int
     check_environ(scope=, environ=, ...) -> Refusal | None   (the redirect paths)
-    prepare_check / run_check / settle_check / check_failed  (check_environ in steps: the
-        redirect fast path runs the check's script chained with its own, in one round trip)
+    prepare_check / run_check / settle_check / check_failed  (check_environ in steps)
+    run_check_then(check, then=<another app's script>, ...)  (the check and that script in one
+        round trip: the redirect's limit and visit)
 
 Redis down. check_rate raises RateLimitBackendError; check_policy decides per policy: fail_open
 (default) admits and counts `redis_down_open`; fail_closed raises RateLimiterUnavailableError
@@ -23,21 +24,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import redis
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.crypto import salted_hmac
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
+from core import lua, scripts
 from core import redis as core_redis
 from core.redis import get_redis
+from core.scripts import LuaScript, RedisUnavailable
 from ratelimit import metrics
 from ratelimit.algorithms import (
     ALGORITHMS,
     SCRIPTS,
     Decision,
-    LuaScript,
     decision_from_reply,
     key_suffix,
     redis_key,
@@ -65,15 +66,6 @@ def reset_breaker() -> None:
     core_redis.reset_breakers()
 
 
-def _evalsha(client: redis.Redis, algorithm: str, key: str, args: Sequence[int]) -> Any:
-    script = SCRIPTS[algorithm]
-    try:
-        return client.execute_command("EVALSHA", script.sha, 1, key, *args)
-    except NoScriptError:
-        # A restarted (or new) Redis has no scripts: EVAL loads it and answers in one go.
-        return client.execute_command("EVAL", script.source, 1, key, *args)
-
-
 def check_rate(
     *,
     algorithm: str,
@@ -93,10 +85,9 @@ def check_rate(
         algorithm=algorithm, limit=limit, window_seconds=window_seconds, burst=burst, cost=cost
     )
     name = redis_key(algorithm=algorithm, key=key)
-    url = _url()
     try:
-        reply = core_redis.guarded(lambda: _evalsha(get_redis(url), algorithm, name, args), url=url)
-    except RedisError as exc:
+        reply = scripts.run(SCRIPTS[algorithm], (name,), args, url=_url())
+    except RedisUnavailable as exc:
         raise RateLimitBackendError(str(exc)) from exc
     return decision_from_reply(reply, limit=limit)
 
@@ -344,15 +335,42 @@ def check_failed(check: EnvironCheck) -> Refusal | None:
 
 def run_check(check: EnvironCheck) -> Refusal | None:
     """Run `check` alone (one EVALSHA). Never raises for Redis."""
-    url = check.redis_url
     try:
-        reply = core_redis.guarded(
-            lambda: _evalsha(get_redis(url), check.policy.algorithm, check.redis_key, check.args),
-            url=url,
-        )
-    except RedisError:
+        reply = scripts.run(check.script, (check.redis_key,), check.args, url=check.redis_url)
+    except RedisUnavailable:
         return check_failed(check)
     return settle_check(check, reply)
+
+
+class CheckedReply(NamedTuple):
+    """`run_check_then`'s answer: the check's Refusal (None: admitted), and the reply of the
+    script that ran after it (None when the check refused it: it did not run)."""
+
+    refusal: Refusal | None
+    reply: Any
+
+
+def run_check_then(
+    check: EnvironCheck, *, then: LuaScript, keys: Sequence[str], args: Sequence
+) -> CheckedReply:
+    """`check`, then another app's script `then` unless the check refused (enforce mode; in
+    shadow mode it always runs), as one script in one round trip (core.scripts.chain) on the
+    limiter's Redis, which must hold `keys` too (check.redis_url). The check is settled here.
+    Raises RedisUnavailable: `check_failed(check)` then says whether to refuse.
+
+    The redirect runs its visit so: a refused request reaches no link and counts no click, and
+    an admitted one costs one round trip for both."""
+    script_keys, script_args = lua.chain_args(
+        first_keys=(check.redis_key,),
+        first_args=check.args,
+        then_keys=keys,
+        then_args=args,
+        mode="shadow" if check.plan.policy.mode == "shadow" else "enforce",
+    )
+    reply = scripts.run(
+        scripts.chain(check.plan.script, then), script_keys, script_args, url=check.plan.redis_url
+    )
+    return CheckedReply(settle_check(check, reply[0]), reply[1] if len(reply) > 1 else None)
 
 
 def check_environ(
@@ -392,7 +410,7 @@ def full_window_memory_bytes(
             algorithm=algorithm, limit=limit, window_seconds=window_seconds, burst=burst, cost=1
         )
         name = redis_key(algorithm=algorithm, key=key)
-        # A NOSCRIPT inside a pipeline cannot fall back to EVAL as _evalsha does: load first.
+        # A NOSCRIPT inside a pipeline cannot be retried as core.scripts.run retries: load first.
         pipe.script_load(script.source)
         for _ in range(limit):
             pipe.execute_command("EVALSHA", script.sha, 1, name, *args)

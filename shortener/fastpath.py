@@ -35,8 +35,8 @@ from django.core.signals import request_finished, request_started
 from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
 
-from ratelimit.services import Refusal, check_failed, prepare_check, run_check, settle_check
-from shortener import cache, clicks
+from ratelimit.services import Refusal, check_failed, prepare_check, run_check
+from shortener import cache, visitors
 from shortener.cache import RedisUnavailable, Visit
 from shortener.fast404 import NotFoundPages
 from shortener.redirect import ENVIRON_KEY, now_ms, redirect_headers, resolve_visit
@@ -93,7 +93,7 @@ class RedirectFastPath:
             if refused is not None:
                 return self._refuse(refused, start_response)
             check = None
-        code, visitor = match.group(1), clicks.visitor_from_environ(environ)
+        code, visitor = match.group(1), visitors.visitor_from_environ(environ)
         try:
             visit = cache.visit(
                 code=code,
@@ -108,10 +108,8 @@ class RedirectFastPath:
             if refused is not None:
                 return self._refuse(refused, start_response)
             return self.app(environ, start_response)
-        if check is not None:
-            refused = settle_check(check, visit.limit_reply)
-            if refused is not None:
-                return self._refuse(refused, start_response)
+        if visit.refusal is not None:  # the limit refused: visit.lua did not run
+            return self._refuse(visit.refusal, start_response)
         if visit.state in ("miss", "gate"):  # PostgreSQL's turn, still without the middleware
             resolved = self._resolve(
                 environ, code, count=method == "GET", visitor=visitor, miss=visit
@@ -141,7 +139,7 @@ class RedirectFastPath:
         code: str,
         *,
         count: bool,
-        visitor: clicks.Visitor,
+        visitor: visitors.Visitor,
         miss: Visit,
     ) -> Visit | None:
         """A miss (or a max-clicks gate to initialise) as the redirect view resolves it

@@ -59,10 +59,10 @@ from django.urls import is_valid_path
 from django.views.decorators.csrf import csrf_exempt
 
 from ratelimit.services import Refusal, check_environ
-from shortener import cache, clicks
+from shortener import cache, clicks, visitors
 from shortener.cache import CachedLink, RedisUnavailable, Visit
-from shortener.clicks import Visitor
 from shortener.models import Link
+from shortener.visitors import Visitor
 
 REFERRER_POLICY = "strict-origin-when-cross-origin"
 PERMANENT_MAX_AGE = 90
@@ -238,7 +238,7 @@ def redirect_view(request: HttpRequest, code: str) -> HttpResponse:
     refused = check_environ(scope="redirect", environ=request.META)
     if refused is not None:
         return _refusal(refused)
-    visitor = clicks.visitor_from_environ(request.META)
+    visitor = visitors.visitor_from_environ(request.META)
     known: Visit | None = request.META.get(ENVIRON_KEY)  # the fast path's answer, if any
     if known is None or method not in ("GET", "HEAD"):
         visit = resolve_visit(code=code, count=method != "HEAD", visitor=visitor)

@@ -1,5 +1,6 @@
 """The app Redis client, the shortener's Lua scripts (shortener/lua/), the circuit breaker and
-lease tokens."""
+lease tokens. Scripts run through core.scripts (EVALSHA, NOSCRIPT, the breaker, one
+RedisUnavailable, re-exported here for the shortener's callers)."""
 
 from __future__ import annotations
 
@@ -7,28 +8,23 @@ import functools
 import itertools
 import os
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import redis
 from django.conf import settings
 from redis.commands.core import Script
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
-from core import lua
 from core import redis as core_redis
 from core.redis import get_redis
-from ratelimit.algorithms import SCRIPTS
+from core.scripts import LuaScript, RedisUnavailable
 
 LEASE_MS = 3000  # a filler that died holds the code's misses back for at most this long
 BREAKER_SECONDS = core_redis.BREAKER_SECONDS
 
 T = TypeVar("T")
-
-
-class RedisUnavailable(Exception):
-    """Redis failed just now, or failed less than BREAKER_SECONDS ago: use the fallback."""
 
 
 _LUA_DIR = Path(__file__).resolve().parent.parent / "lua"
@@ -40,33 +36,16 @@ def client() -> redis.Redis:
 
 
 @functools.cache
+def lua_script(name: str) -> LuaScript:
+    """shortener/lua/<name>.lua, read once per process: run it with core.scripts.run."""
+    return LuaScript.from_file(_LUA_DIR / f"{name}.lua")
+
+
+@functools.cache
 def script(name: str) -> Script:
-    """shortener/lua/<name>.lua, registered once per process. Call it with `client=` so it runs
-    on the current settings.REDIS_URL; on NOSCRIPT (a restarted Redis) redis-py loads it again.
-
-    "<algorithm>+visit" is a rate limiter's script (ratelimit/lua/) chained with visit.lua by
-    core.lua: the redirect's limit and visit in one round trip."""
-    limiter, plus, name_of_script = name.rpartition("+")
-    source = (_LUA_DIR / f"{name_of_script}.lua").read_text()
-    if plus:
-        source = lua.chain(
-            first=SCRIPTS[limiter].source,
-            then=source,
-            first_name=f"ratelimit/lua/{limiter}.lua",
-            then_name=f"shortener/lua/{name_of_script}.lua",
-        )
-    return client().register_script(source)
-
-
-def _evalsha(name: str, redis_client: redis.Redis, keys: Sequence[str], args: Sequence) -> Any:
-    """`script(name)(...)` without redis-py's Script wrapper: the hot path's EVALSHA, with the
-    same NOSCRIPT fallback (a restarted Redis has forgotten the script)."""
-    lua = script(name)
-    try:
-        return redis_client.execute_command("EVALSHA", lua.sha, len(keys), *keys, *args)
-    except NoScriptError:
-        lua.sha = redis_client.script_load(lua.script)
-        return redis_client.execute_command("EVALSHA", lua.sha, len(keys), *keys, *args)
+    """shortener/lua/<name>.lua as redis-py's Script, for pipelines (it loads itself before a
+    pipeline runs). Call it with `client=` so it runs on the current settings.REDIS_URL."""
+    return lua_script(name).registered(client())
 
 
 def redis_allowed() -> bool:

@@ -5,18 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.conf import settings
-from redis.exceptions import RedisError
 
-from core import lua
-from core import redis as core_redis
-from core.redis import get_redis
+from core import scripts
+from ratelimit.services import Refusal, run_check_then
 from shortener.cache.entries import CachedLink
 from shortener.cache.keys import keys_for
-from shortener.cache.scripts import LEASE_MS, RedisUnavailable, _evalsha, _new_token
+from shortener.cache.scripts import LEASE_MS, _new_token, lua_script
+from shortener.visitors import Visitor
 
 if TYPE_CHECKING:
     from ratelimit.services import EnvironCheck
-    from shortener.clicks import Visitor
 
 # Per slot. ~60 bytes an event in the stream's listpacks: 8 x 100k ≈ 50 MB at most.
 EVENTS_MAXLEN: int = settings.SHORTENER_EVENTS_MAXLEN
@@ -34,7 +32,7 @@ class Visit(NamedTuple):
     redirect_type: int = 0
     lease_token: str = ""  # for "miss": ours if we took the fill lease, else ""
     counted: bool = False
-    limit_reply: list | None = None  # the chained rate-limit script's reply (visit(limit=))
+    refusal: Refusal | None = None  # the chained rate-limit check refused (visit(limit=))
 
 
 def visit(
@@ -57,11 +55,12 @@ def visit(
     and its visit in one round trip.
 
     `limit`: a rate-limit check (ratelimit.services.prepare_check) to run first, in the same
-    script and round trip (core.lua.chain); the limiter's keys must live on this Redis. Its reply
-    comes back in `Visit.limit_reply` for ratelimit.services.settle_check. If it refused (and the
-    policy enforces), visit.lua did not run: the state is "limited", nothing was counted.
+    script and round trip (ratelimit.services.run_check_then); the limiter's keys must live on
+    this Redis. If it refused (and the policy enforces), visit.lua did not run: the state is
+    "limited", nothing was counted, and `Visit.refusal` is the answer to give.
 
-    Raises RedisUnavailable."""
+    Raises RedisUnavailable (core.scripts'; with `limit`, ratelimit.services.check_failed says
+    whether to refuse)."""
     keys = keys_for(code)
     token = fill_token or (_new_token() if take_lease else "")
     args: list[str | int] = [
@@ -79,31 +78,14 @@ def visit(
         args += ["inline", inline.packed()]
         if fill_token:
             args.append(settings.SHORTENER_CACHE_SECONDS)
-    url = settings.REDIS_URL
-    redis_client = get_redis(url)
     if limit is None:
-        name, script_keys, script_args = "visit", keys.for_visit, args
+        reply, refusal = scripts.run(lua_script("visit"), keys.for_visit, args), None
     else:
-        name = f"{limit.script.name}+visit"
-        script_keys, script_args = lua.chain_args(
-            first_keys=(limit.redis_key,),
-            first_args=limit.args,
-            then_keys=keys.for_visit,
-            then_args=args,
-            mode="shadow" if limit.policy.mode == "shadow" else "enforce",
+        refusal, reply = run_check_then(
+            limit, then=lua_script("visit"), keys=keys.for_visit, args=args
         )
-    try:
-        reply = core_redis.guarded(
-            lambda: _evalsha(name, redis_client, script_keys, script_args), url=url
-        )
-    except RedisError as exc:
-        raise RedisUnavailable(str(exc)) from exc
-    limit_reply = None
-    if limit is not None:
-        limit_reply = reply[0]
-        if len(reply) == 1:
-            return Visit("limited", limit_reply=limit_reply)
-        reply = reply[1]
+        if reply is None:
+            return Visit("limited", refusal=refusal)
     state = reply[0]
     if state == "ok":
         return Visit(
@@ -112,10 +94,10 @@ def visit(
             location=reply[2],
             redirect_type=int(reply[3]),
             counted=count,
-            limit_reply=limit_reply,
+            refusal=refusal,
         )
     if state == "miss":
-        return Visit("miss", lease_token=token if reply[1] == "1" else "", limit_reply=limit_reply)
+        return Visit("miss", lease_token=token if reply[1] == "1" else "", refusal=refusal)
     if state == "gate":
-        return Visit("gate", link_id=int(reply[1]), limit_reply=limit_reply)
-    return Visit(state, limit_reply=limit_reply)
+        return Visit("gate", link_id=int(reply[1]), refusal=refusal)
+    return Visit(state, refusal=refusal)

@@ -1,8 +1,8 @@
 """Click counting, write-behind: Redis on the redirect, PostgreSQL in batches, exactly once.
 
 A package (STYLE: a module past ~400 lines), its public names re-exported here:
-`shortener.clicks.visitor` (who clicked), `.counts` (pending counts, the gate's initialisation,
-stats), `.flush` (Redis to PostgreSQL).
+`.counts` (pending counts, the gate's initialisation, stats), `.flush` (Redis to PostgreSQL).
+Who clicked (device class, bot or person, referrer) is shortener.visitors'.
 
 On the redirect (shortener/lua/visit.lua, one round trip): `HINCRBY sl:{sN}:pending c:<id> 1`
 (`b:<id>` for a bot) and `XADD sl:{sN}:events MAXLEN ~ EVENTS_MAXLEN` of the event (link id,
@@ -38,12 +38,13 @@ many), and reconciliation can only lower it. The initialisation holds a lease of
 (gate_begin/gate_set.lua), deleted by invalidate_link, so one computed from a max_clicks read
 before an update committed is refused, like a stale cache fill.
 
-Bots are recognised by their User-Agent (`classify_user_agent`): search and social crawlers and
-link-preview fetchers (Googlebot, bingbot, Slackbot, facebookexternalhit, Twitterbot, WhatsApp,
-Discordbot, ...) and HTTP libraries (curl, Wget, python-requests, Go-http-client, ...): none of
-them is a person clicking. They are recorded (bot_hits, events with is_bot) but not counted as
-clicks. Headless browsers are not in the list: their UA says little, and an empty UA counts as a
-person ("other"). iPads that send a desktop Safari UA count as desktop.
+Bots are recognised by their User-Agent (`shortener.visitors.classify_user_agent`): search and
+social crawlers and link-preview fetchers (Googlebot, bingbot, Slackbot, facebookexternalhit,
+Twitterbot, WhatsApp, Discordbot, ...) and HTTP libraries (curl, Wget, python-requests, Go-http-
+client, ...): none of them is a person clicking. They are recorded (bot_hits, events with
+is_bot) but not counted as clicks. Headless browsers are not in the list: their UA says little,
+and an empty UA counts as a person ("other"). iPads that send a desktop Safari UA count as
+desktop.
 """
 
 from shortener.clicks.counts import (
@@ -69,23 +70,15 @@ from shortener.clicks.flush import (
     seal_batches,
     store_events,
 )
-from shortener.clicks.visitor import (
-    Visitor,
-    classify_user_agent,
-    referrer_host,
-    visitor_from_environ,
-)
 
 __all__ = [
     "CLAIM_IDLE_MS",
     "GROUP",
     "STATS_DAYS",
     "FlushReport",
-    "Visitor",
     "ack_events",
     "apply_batch",
     "begin_gate_init",
-    "classify_user_agent",
     "close_batch",
     "finish_gate_init",
     "flush_batch",
@@ -96,8 +89,6 @@ __all__ = [
     "link_stats",
     "pending_clicks",
     "reconcile_gates",
-    "referrer_host",
     "seal_batches",
     "store_events",
-    "visitor_from_environ",
 ]

@@ -13,9 +13,9 @@ from django.db import connection
 from django.test import Client
 
 from shortener import cache, services
-from shortener.clicks import Visitor
 from shortener.models import Link, PendingInvalidation
 from shortener.tasks import retry_invalidations_task
+from shortener.visitors import Visitor
 from tests.shortener.factories import LinkFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shortener import cache, clicks
+from shortener import cache, clicks, visitors
 from shortener.models import ClickEvent, ClickFlush, Link
 from shortener.tasks import flush_clicks_task
 from tests.shortener.factories import LinkFactory
@@ -60,7 +60,7 @@ def visit(client, link, times: int = 1, *, ua: str = DESKTOP, referer: str = "")
     ],
 )
 def test_user_agents_are_classified_by_device_and_bots_are_recognised(user_agent, expected):
-    assert clicks.classify_user_agent(user_agent) == expected
+    assert visitors.classify_user_agent(user_agent) == expected
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ def test_user_agents_are_classified_by_device_and_bots_are_recognised(user_agent
     ],
 )
 def test_only_the_host_of_the_referrer_is_kept(referer, host):
-    assert clicks.referrer_host(referer) == host
+    assert visitors.referrer_host(referer) == host
 
 
 def test_a_click_is_counted_in_redis_and_not_written_to_the_database(
@@ -249,7 +249,7 @@ def test_link_stats_reads_the_database_with_three_aggregate_queries(django_asser
 def test_a_stopped_flush_loses_the_oldest_events_but_never_a_count(monkeypatch):
     monkeypatch.setattr(cache.visits, "EVENTS_MAXLEN", 100)  # where visit() reads it
     link = LinkFactory()
-    person = clicks.Visitor(device="desktop", is_bot=False, referrer_host="")
+    person = visitors.Visitor(device="desktop", is_bot=False, referrer_host="")
     miss = cache.visit(code=link.code, now_ms=0, count=False, visitor=person, take_lease=True)
     cache.fill_link(
         code=link.code, lease_token=miss.lease_token, link=cache.CachedLink.from_link(link)

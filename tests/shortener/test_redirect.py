@@ -15,7 +15,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.utils import timezone
 
-from shortener import cache, clicks
+from shortener import cache, clicks, visitors
 from shortener.fastpath import RedirectFastPath
 from tests.shortener.factories import LinkFactory
 
@@ -312,7 +312,7 @@ def test_the_fast_path_sends_hsts_on_https_like_django(settings):
     cache.fill_link(
         code=link.code,
         lease_token=cache.visit(
-            code=link.code, now_ms=0, count=False, visitor=clicks.Visitor("other", False, ""),
+            code=link.code, now_ms=0, count=False, visitor=visitors.Visitor("other", False, ""),
             take_lease=True,
         ).lease_token,
         link=cache.CachedLink.from_link(link),
