@@ -1,8 +1,9 @@
 """The redirect `/{code}` and the preview `/{code}+`: the rules of a link's state and the path
 of a request through Redis, PostgreSQL and back.
 
-State rules, in order (visit.lua applies them on the cached copy; `state_without_redis` is their
-twin for when Redis is down; the preview applies them to the row):
+State rules, in order: shortener.visits.link_state, the one rule (visit.lua applies it on the
+cached copy, pinned to it by tests/shortener/test_visits.py; `state_without_redis` and the
+preview call it):
 
     unknown code                                  404
     disabled                                      410
@@ -63,6 +64,7 @@ from shortener import cache, clicks, visitors
 from shortener.cache import CachedLink, RedisUnavailable, Visit
 from shortener.models import Link
 from shortener.visitors import Visitor
+from shortener.visits import link_state
 
 REFERRER_POLICY = "strict-origin-when-cross-origin"
 PERMANENT_MAX_AGE = 90
@@ -143,22 +145,27 @@ def _visit_with_gate(*, code: str, **kwargs: Any) -> Visit:
 
 
 def state_without_redis(*, code: str, unlocked: Link | None = None) -> Visit:
-    """The rules in Python on the row, for when Redis is unavailable. Nothing is counted;
-    max-clicks links are "unavailable" (503, see the module docstring)."""
+    """The state rule (visits.link_state) in Python on the row, for when Redis is unavailable.
+    Nothing is counted; a max-clicks link that is neither disabled nor expired is
+    "unavailable" (503, see the module docstring): its clicks left are the Redis gate's."""
     if unlocked is not None:
         cached: CachedLink | None = CachedLink.from_link(unlocked)
     else:
         cached = cache.load_cached_link(code=code)
     if cached is None:
         return Visit("none")
-    if cached.disabled:
-        return Visit("disabled")
-    if cached.expires_at_ms is not None and cached.expires_at_ms <= now_ms():
-        return Visit("expired")
-    if cached.max_clicks is not None:
+    state = link_state(
+        disabled=cached.disabled,
+        expires_at_ms=cached.expires_at_ms,
+        now_ms=now_ms(),
+        clicks_left=None,
+        has_password=cached.has_password,
+        unlocked=unlocked is not None,
+    )
+    if state in ("password", "ok") and cached.max_clicks is not None:
         return Visit("unavailable")
-    if cached.has_password and unlocked is None:
-        return Visit("password")
+    if state != "ok":
+        return Visit(state)
     return Visit(
         "ok", link_id=cached.id, location=cached.location, redirect_type=cached.redirect_type
     )
@@ -309,17 +316,20 @@ def preview_view(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def _row_state(link: Link) -> str:
-    """The rules on the row, plus the live click count for max_clicks (no gate: nothing is
-    consumed). Redis down: the count is PostgreSQL's, which may lag by a flush."""
-    if link.disabled:
-        return "disabled"
-    if link.expires_at is not None and link.expires_at.timestamp() * 1000 <= now_ms():
-        return "expired"
+    """The state rule on the row, with the live click count for max_clicks (no gate: nothing
+    is consumed), the password aside (the preview hides a protected destination itself). Redis
+    down: the count is PostgreSQL's, which may lag by a flush."""
+    clicks_left = None
     if link.max_clicks is not None:
         used = link.clicks + clicks.pending_clicks(link_ids=[link.id]).get(link.id, 0)
-        if used >= link.max_clicks:
-            return "exhausted"
-    return "ok"
+        clicks_left = link.max_clicks - used
+    return link_state(
+        disabled=link.disabled,
+        expires_at_ms=None if link.expires_at is None else int(link.expires_at.timestamp() * 1000),
+        now_ms=now_ms(),
+        clicks_left=clicks_left,
+        has_password=False,
+    )
 
 
 def _split_at_host(url: str, netloc: str, host: str) -> tuple[str, str, str]:

@@ -3,6 +3,7 @@ PostgreSQL — lives in shortener/cache/ and shortener/redirect.py, where its sp
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -11,7 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import User
-from shortener import clicks, rules
+from shortener import clicks, rules, visits
 from shortener.errors import LinkNotFoundError
 from shortener.models import Link, PendingInvalidation
 
@@ -60,16 +61,17 @@ def live_clicks(*, links: Iterable[Link]) -> dict[int, int]:
 
 
 def link_state(*, link: Link, clicks_so_far: int | None = None) -> str:
-    """ "active", "disabled", "expired" or "exhausted" — for pages and the API (the redirect
-    applies the same rules itself, from its cached copy)."""
-    if link.disabled:
-        return "disabled"
-    if link.expires_at is not None and link.expires_at <= timezone.now():
-        return "expired"
+    """ "active", "disabled", "expired" or "exhausted" — for pages and the API: the redirect's
+    rule (shortener.visits.link_state), a password link being "active"."""
     used = link.clicks if clicks_so_far is None else clicks_so_far
-    if link.max_clicks is not None and used >= link.max_clicks:
-        return "exhausted"
-    return "active"
+    state = visits.link_state(
+        disabled=link.disabled,
+        expires_at_ms=None if link.expires_at is None else int(link.expires_at.timestamp() * 1000),
+        now_ms=time.time_ns() // 1_000_000,
+        clicks_left=None if link.max_clicks is None else link.max_clicks - used,
+        has_password=False,
+    )
+    return "active" if state == "ok" else state
 
 
 def link_stats(*, link: Link) -> dict:
