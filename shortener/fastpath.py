@@ -41,6 +41,7 @@ from shortener.cache import RedisUnavailable, Visit
 from shortener.fast404 import NotFoundPages
 from shortener.redirect import ENVIRON_KEY, now_ms, redirect_headers, resolve_visit
 from shortener.rules import ALIAS_PATTERN
+from shortener.visits import refusal_response
 
 CODE_PATH_RE = re.compile(rf"/({ALIAS_PATTERN})")  # the shortcode converter's codes
 _STATUS_LINES = {
@@ -157,17 +158,12 @@ class RedirectFastPath:
 
     @staticmethod
     def _refuse(refusal: Refusal, start_response: Callable[..., Any]) -> list[bytes]:
-        """A refusal of the per-IP redirect policy: 429 + Retry-After, or 503 when Redis is down
-        and the policy fails closed. The check is marked in the environ (prepare_check), so had
+        """A refusal of the per-IP redirect policy, as every edge sends it
+        (visits.refusal_response). The check is marked in the environ (prepare_check), so had
         the request gone on to Django, its view would not have counted it again."""
-        body = refusal.message.encode()
-        headers = [
-            *refusal.headers,
-            ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
-        ]
-        start_response(_REFUSAL_LINES[refusal.status], headers)
+        status, headers, body = refusal_response(refusal)
+        headers.append(("Content-Length", str(len(body))))
+        start_response(_REFUSAL_LINES[status], headers)
         return [body]
 
     def _is_secure(self, environ: dict[str, Any]) -> bool:

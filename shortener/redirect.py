@@ -64,7 +64,7 @@ from shortener import cache, clicks, visitors
 from shortener.cache import CachedLink, RedisUnavailable, Visit
 from shortener.models import Link
 from shortener.visitors import Visitor
-from shortener.visits import link_state
+from shortener.visits import link_state, refusal_response
 
 REFERRER_POLICY = "strict-origin-when-cross-origin"
 PERMANENT_MAX_AGE = 90
@@ -224,14 +224,9 @@ def _password_page(request: HttpRequest, *, code: str, error: str = "") -> HttpR
 
 
 def _refusal(refused: Refusal) -> HttpResponse:
-    """A rate-limit refusal (429, or 503 when the limiter fails closed) as a plain response."""
-    response = HttpResponse(
-        refused.message, status=refused.status, content_type="text/plain; charset=utf-8"
-    )
-    for name, value in refused.headers:
-        response[name] = value
-    response["Cache-Control"] = "no-store"
-    return response
+    """A rate-limit refusal, as every edge sends it (visits.refusal_response)."""
+    status, headers, body = refusal_response(refused)
+    return HttpResponse(body, status=status, headers=dict(headers))
 
 
 # --- Views --------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The redirect's domain: what a visit to a short link gets. Today, its one rule of a link's
-state; the path of a visit (limit, visit, miss, answer) joins it with issue #12.
+state and its one rendering of a refusal; the path of a visit (limit, visit, miss, answer)
+joins them with issue #12.
 
 `link_state` is the rule, written once. visit.lua applies the same rule to the cached copy in
 Redis (it must: the cached redirect never leaves the script), and
@@ -8,6 +9,8 @@ the redirect without Redis, the preview and the pages and API call this function
 """
 
 from __future__ import annotations
+
+from ratelimit.services import Refusal
 
 STATES = ("disabled", "expired", "exhausted", "password", "ok")
 
@@ -39,3 +42,15 @@ def link_state(
     if has_password and not unlocked:
         return "password"
     return "ok"
+
+
+def refusal_response(refusal: Refusal) -> tuple[int, list[tuple[str, str]], bytes]:
+    """A rate-limit refusal on the redirect path (429, or 503 when the limiter fails closed) as
+    (status, headers, body): plain text, never cached. Every edge (Django's view, the WSGI fast
+    path) sends exactly this."""
+    headers = [
+        *refusal.headers,
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Cache-Control", "no-store"),
+    ]
+    return refusal.status, headers, refusal.message.encode()

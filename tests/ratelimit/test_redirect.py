@@ -161,3 +161,26 @@ def test_a_changed_policy_is_seen_at_once(settings):
         redirect={"algorithm": "gcra", "limit": 7, "window": 1, "key": "ip"}
     )
     assert prepare_check(scope="redirect", environ={"REMOTE_ADDR": "192.0.2.1"}).args[0] == 7
+
+
+@override_settings(RATELIMIT_POLICIES=TINY_REDIRECT)
+def test_both_edges_send_the_same_refusal(wsgi_app, client):  # noqa: F811
+    """One rendering of a refusal (shortener.visits.refusal_response): the fast path's and
+    Django's view's 429 carry the same status, headers and body."""
+    link = LinkFactory(redirect_type=307)
+    for _ in range(2):
+        wsgi_get(wsgi_app, f"/{link.code}", REMOTE_ADDR="198.51.100.9")
+    fast_status, fast_headers, fast_body = wsgi_get(
+        wsgi_app, f"/{link.code}", REMOTE_ADDR="198.51.100.9"
+    )
+    for _ in range(2):
+        client.post(f"/{link.code}", REMOTE_ADDR="198.51.100.10")  # POST: only Django sees it
+    django = client.post(f"/{link.code}", REMOTE_ADDR="198.51.100.10")
+
+    assert fast_status == django.status_code == 429
+    assert fast_body == django.content
+    ours = {"Content-Type", "Cache-Control", "Retry-After", "RateLimit-Policy"}
+    assert {k: fast_headers[k] for k in ours} == {k: django[k] for k in ours}
+    # The remaining time may tick between the two requests; the rest of the field may not.
+    assert fast_headers["RateLimit"].startswith('"redirect";r=0;t=')
+    assert django["RateLimit"].startswith('"redirect";r=0;t=')
