@@ -22,7 +22,7 @@ ours' cached hit, given both issues' requirements.
 
 Every 302 is "the same redirect" as ours (issue #4): Location, then the headers the shortener
 sends with a 302 (Cache-Control, Referrer-Policy; BENCH_REDIRECT_HEADERS, a JSON list of pairs
-from shortener.redirect.redirect_headers), and Content-Length.
+from shortener.visits.redirect_headers), and Content-Length.
 
 No framework, no middleware, no click counting, no expiry rules: everything the real redirect does
 beyond this is what it costs. It is served by gunicorn with the same settings as config.wsgi.

@@ -6,7 +6,7 @@ The claim has a premise (traffic where the top 20 % of links get 80 % of the cli
 promise (a cache with room for 20 % of the links then serves 80 % of redirects). Here the premise
 is built: codes are drawn from a Zipf distribution whose exponent is solved so that the top
 `share` of links get `top_share` of the draws. The promise is then measured with the shortener's
-own cache-aside code (`cache.visit`, then `redirect.resolve_visit` on a miss: fill lease, one
+own cache-aside code (`cache.visit`, then `visits.resolve_visit` on a miss: fill lease, one
 SELECT, fill), against a private `redis-server` used as a pure cache, with an eviction policy
 and `maxmemory` tuned until the cache holds as many entries as it has room for (`share` of the
 links, or `--room`) at the end of the trace (`tune_room`). Each policy replays the same trace
@@ -105,8 +105,8 @@ def replay(codes: list[str], trace: list[int]) -> tuple[int, int]:
     """Visit `trace` (indexes into `codes`) through the shortener's cache-aside, as the fast path
     does: (hits, requests) over the trace's second half."""
     from shortener import cache
-    from shortener.redirect import now_ms, resolve_visit
     from shortener.visitors import Visitor
+    from shortener.visits import now_ms, resolve_visit
 
     visitor = Visitor(device="desktop", is_bot=False, referrer_host="")
     hits = 0

@@ -426,7 +426,7 @@ def _environment() -> dict[str, str]:
 
     from ratelimit.algorithms import script_args
     from ratelimit.policies import policy_for
-    from shortener.redirect import redirect_headers
+    from shortener.visits import redirect_headers
 
     redirect_policy = policy_for("redirect")
     # The baseline returns the same redirect as ours: the headers ours sends with a 302.

@@ -4,9 +4,9 @@ A scan of random codes is the traffic the negative cache and the per-IP limit ex
 each such request used to cost a full Django request (middleware, template) after Redis had
 already said "no such code": ~0.2x the speed of a cached redirect. The page is the same for
 every anonymous visitor but for the code in it, so `NotFoundPages` asks Django for it once per
-process and Host — through the real view, with a made-up code (`_MARK`) and the answer "none"
-already in the environ, so nothing is looked up or counted — and then serves that page with
-the code swapped in. Codes match `[A-Za-z0-9_-]{3,32}`: nothing to escape in HTML or a URL.
+process and Host — through the real view, with a made-up code (`_MARK`: looked up once, found
+nowhere, cached as unknown; the limit not counted again) — and then serves that page with the
+code swapped in. Codes match `[A-Za-z0-9_-]{3,32}`: nothing to escape in HTML or a URL.
 
 Left to Django: a visitor with a session cookie (the page greets a signed-in user by name), a
 code that is a route's first segment in any case (Django may redirect `/shortener` to
@@ -22,8 +22,6 @@ from typing import Any
 from django.conf import settings
 
 from ratelimit.services import ENVIRON_CHECKED
-from shortener.cache import Visit
-from shortener.redirect import ENVIRON_KEY
 from shortener.rules import reserved_aliases
 
 # Stands for the code while the page is rendered: a valid code, never looked up (the view is
@@ -90,7 +88,6 @@ class NotFoundPages:
                 "REQUEST_METHOD": "GET",
                 "PATH_INFO": f"/{_MARK}",
                 "QUERY_STRING": "",
-                ENVIRON_KEY: Visit("none"),
                 ENVIRON_CHECKED: {"redirect"},  # counted already, for the real request
             }
         )

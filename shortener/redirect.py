@@ -1,9 +1,10 @@
-"""The redirect `/{code}` and the preview `/{code}+`: the rules of a link's state and the path
-of a request through Redis, PostgreSQL and back.
+"""Django's views of `/{code}` and the preview `/{code}+`: they translate the redirect domain's
+Outcome (shortener.visits: the state rule, the path of a visit through Redis, PostgreSQL and
+back, the headers) into responses, and render the pages (404, 410, 503, the password form).
+What follows is the behaviour both edges share.
 
 State rules, in order: shortener.visits.link_state, the one rule (visit.lua applies it on the
-cached copy, pinned to it by tests/shortener/test_visits.py; `state_without_redis` and the
-preview call it):
+cached copy, pinned to it by tests/shortener/test_visits.py):
 
     unknown code                                  404
     disabled                                      410
@@ -49,8 +50,6 @@ Creation keeps working: see core.snowflake (IDs until the worker-id lease deadli
 
 from __future__ import annotations
 
-import time as time_module
-from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib.auth.hashers import check_password
@@ -59,156 +58,39 @@ from django.shortcuts import render
 from django.urls import is_valid_path
 from django.views.decorators.csrf import csrf_exempt
 
-from ratelimit.services import Refusal, check_environ
-from shortener import cache, clicks, visitors
-from shortener.cache import CachedLink, RedisUnavailable, Visit
+from ratelimit.services import check_environ
+from shortener import cache, clicks, visitors, visits
 from shortener.models import Link
-from shortener.visitors import Visitor
-from shortener.visits import link_state, refusal_response
-
-REFERRER_POLICY = "strict-origin-when-cross-origin"
-PERMANENT_MAX_AGE = 90
-LEASE_WAITS_S = (0.005, 0.02, 0.05)  # then read PostgreSQL without filling
-GATE_WAITS_S = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1)  # then 503 (as if Redis were down)
-RETRY_AFTER_S = 5
-ENVIRON_KEY = "shortener.visit"  # set by shortener.fastpath when it falls through
-
-
-def cache_control(redirect_type: int) -> str:
-    """See the module docstring: permanent redirects cached briefly, temporary ones never."""
-    return f"private, max-age={PERMANENT_MAX_AGE}" if redirect_type in (301, 308) else "no-store"
-
-
-def now_ms() -> int:
-    return time_module.time_ns() // 1_000_000
-
-
-# --- Resolution ---------------------------------------------------------------------------------
-
-
-def resolve_visit(
-    *,
-    code: str,
-    count: bool,
-    visitor: Visitor,
-    unlocked: Link | None = None,
-    miss: Visit | None = None,
-) -> Visit:
-    """The state of `code` for this visit, counting it if `count` and the link is open.
-
-    Redis first (one EVALSHA on a hit). On a miss: take the fill lease, read PostgreSQL, then
-    apply the rules and count through the same script (inline), which also fills the cache if
-    the lease still holds (shortener.cache; a negative entry is filled by fill_link). Without
-    the lease: wait for the filler a few ms, then read PostgreSQL without filling. `unlocked` is
-    the row whose password the caller checked: counted inline. `miss`: the caller's own visit
-    already found a miss (and took the lease or not, its `lease_token` says): one round trip
-    less. Redis down: `state_without_redis`. Never raises for Redis.
-    """
-    try:
-        if unlocked is not None:
-            return _visit_with_gate(
-                code=code, count=count, visitor=visitor,
-                inline=CachedLink.from_link(unlocked), unlocked=True,
-            )  # fmt: skip
-        visit = miss if miss is not None and miss.state == "miss" else None
-        for wait in (*LEASE_WAITS_S, None):
-            if visit is None:
-                visit = _visit_with_gate(code=code, count=count, visitor=visitor, take_lease=True)
-            if visit.state != "miss" or visit.lease_token or wait is None:
-                break
-            time_module.sleep(wait)  # someone is filling: give them a moment
-            visit = None
-        if visit.state != "miss":
-            return visit
-        cached = cache.load_cached_link(code=code)
-        if cached is None:
-            if visit.lease_token:
-                cache.fill_link(code=code, lease_token=visit.lease_token, link=None)  # negative
-            return Visit("none")
-        return _visit_with_gate(  # fills the entry too if our lease still holds: one round trip
-            code=code, count=count, visitor=visitor, inline=cached, fill_token=visit.lease_token
-        )
-    except RedisUnavailable:
-        return state_without_redis(code=code, unlocked=unlocked)
-
-
-def _visit_with_gate(*, code: str, **kwargs: Any) -> Visit:
-    """cache.visit, initialising the max-clicks gate from PostgreSQL when the script asks (or
-    waiting a moment for whoever is initialising it)."""
-    for wait in GATE_WAITS_S:
-        visit = cache.visit(code=code, now_ms=now_ms(), **kwargs)
-        if visit.state != "gate":
-            return visit
-        if not clicks.init_gate(code=code, link_id=visit.link_id):
-            time_module.sleep(wait)
-    raise RedisUnavailable("the max-clicks gate could not be initialised")
-
-
-def state_without_redis(*, code: str, unlocked: Link | None = None) -> Visit:
-    """The state rule (visits.link_state) in Python on the row, for when Redis is unavailable.
-    Nothing is counted; a max-clicks link that is neither disabled nor expired is
-    "unavailable" (503, see the module docstring): its clicks left are the Redis gate's."""
-    if unlocked is not None:
-        cached: CachedLink | None = CachedLink.from_link(unlocked)
-    else:
-        cached = cache.load_cached_link(code=code)
-    if cached is None:
-        return Visit("none")
-    state = link_state(
-        disabled=cached.disabled,
-        expires_at_ms=cached.expires_at_ms,
-        now_ms=now_ms(),
-        clicks_left=None,
-        has_password=cached.has_password,
-        unlocked=unlocked is not None,
-    )
-    if state in ("password", "ok") and cached.max_clicks is not None:
-        return Visit("unavailable")
-    if state != "ok":
-        return Visit(state)
-    return Visit(
-        "ok", link_id=cached.id, location=cached.location, redirect_type=cached.redirect_type
-    )
-
+from shortener.visits import Outcome, link_state, now_ms
 
 # --- Responses ----------------------------------------------------------------------------------
 
 
-def redirect_headers(*, location: str, redirect_type: int) -> list[tuple[str, str]]:
-    """The headers of our redirect (the fast path sends the same)."""
-    return [
-        ("Location", location),
-        ("Cache-Control", cache_control(redirect_type)),
-        ("Referrer-Policy", REFERRER_POLICY),
-    ]
+def _response(outcome: Outcome) -> HttpResponse:
+    """A redirect or a refusal, as the domain built it (the fast path sends the same)."""
+    return HttpResponse(outcome.body, status=outcome.status, headers=dict(outcome.headers))
 
 
-def _redirect(visit: Visit, *, status: int | None = None) -> HttpResponse:
-    response = HttpResponse(status=status or visit.redirect_type)
-    for name, value in redirect_headers(
-        location=visit.location, redirect_type=status or visit.redirect_type
-    ):
-        response[name] = value
-    return response
-
-
-_GONE = {
-    "none": (404, "unknown"),
-    "disabled": (410, "disabled"),
-    "expired": (410, "expired"),
-    "exhausted": (410, "exhausted"),
-    "unavailable": (503, "unavailable"),
+_REASON = {
+    "none": "unknown",
+    "disabled": "disabled",
+    "expired": "expired",
+    "exhausted": "exhausted",
+    "unavailable": "unavailable",
 }
 
 
 def _unavailable(request: HttpRequest, *, code: str, state: str) -> HttpResponse:
-    status, reason = _GONE[state]
+    status = visits.STATUS[state]
     response = render(
-        request, "shortener/unavailable.html", {"code": code, "reason": reason}, status=status
+        request,
+        "shortener/unavailable.html",
+        {"code": code, "reason": _REASON[state]},
+        status=status,
     )
     response["Cache-Control"] = "no-store"  # a link can come back (re-enabled, recreated)
     if status == 503:
-        response["Retry-After"] = str(RETRY_AFTER_S)
+        response["Retry-After"] = str(visits.RETRY_AFTER_S)
     return response
 
 
@@ -223,60 +105,46 @@ def _password_page(request: HttpRequest, *, code: str, error: str = "") -> HttpR
     return response
 
 
-def _refusal(refused: Refusal) -> HttpResponse:
-    """A rate-limit refusal, as every edge sends it (visits.refusal_response)."""
-    status, headers, body = refusal_response(refused)
-    return HttpResponse(body, status=status, headers=dict(headers))
-
-
 # --- Views --------------------------------------------------------------------------------------
 
 
 @csrf_exempt  # see the module docstring (Methods)
 def redirect_view(request: HttpRequest, code: str) -> HttpResponse:
-    """`/{code}`: the state rules above, answered."""
+    """`/{code}`: the domain's Outcome (shortener.visits.answer), answered."""
     method = request.method or "GET"
-    # Per-IP limit; a no-op when the fast path already counted this request (same environ).
-    refused = check_environ(scope="redirect", environ=request.META)
-    if refused is not None:
-        return _refusal(refused)
-    visitor = visitors.visitor_from_environ(request.META)
-    known: Visit | None = request.META.get(ENVIRON_KEY)  # the fast path's answer, if any
-    if known is None or method not in ("GET", "HEAD"):
-        visit = resolve_visit(code=code, count=method != "HEAD", visitor=visitor)
-    else:
-        visit = known
-    if visit.state == "ok":
-        return _redirect(visit)
-    if visit.state == "password":
+    outcome = visits.answer(code=code, method=method, environ=request.META)
+    if outcome.state in ("ok", "refused"):
+        return _response(outcome)
+    if outcome.state == "password":
         if method == "POST":
-            return _check_password(request, code=code, visitor=visitor)
+            return _check_password(request, code=code)
         if method not in ("GET", "HEAD"):
             return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
         return _password_page(request, code=code)
-    if visit.state == "none" and is_valid_path(f"/{code}/"):
+    if outcome.state == "none" and is_valid_path(f"/{code}/"):
         # Our catch-all route hides Django's APPEND_SLASH: "/shortener" must still find
         # "/shortener/" (reserved words are never codes).
         return HttpResponsePermanentRedirect(f"/{code}/")
-    return _unavailable(request, code=code, state=visit.state)
+    return _unavailable(request, code=code, state=outcome.state)
 
 
-def _check_password(request: HttpRequest, *, code: str, visitor: Visitor) -> HttpResponse:
+def _check_password(request: HttpRequest, *, code: str) -> HttpResponse:
     """POST of the password form: check_password (constant-time) against the row, then count
     the visit through the gate. The hash is read from PostgreSQL, never cached in Redis."""
     # Every try counts (per IP and code), before the row is read and the hash computed: those
     # are what a guesser makes us pay for. A right password first time uses 1 of the budget.
     refused = check_environ(scope="link_password", environ=request.META, path=code, force=True)
     if refused is not None:
-        return _refusal(refused)
+        return _response(visits.refused(refused))
     link = cache.load_link(code=code)
     if link is None:
         return _unavailable(request, code=code, state="none")
     if link.password and not check_password(request.POST.get("password", ""), link.password):
         return _password_page(request, code=code, error="That password is not right.")
-    visit = resolve_visit(code=code, count=True, visitor=visitor, unlocked=link)
+    visitor = visitors.visitor_from_environ(request.META)
+    visit = visits.resolve_visit(code=code, count=True, visitor=visitor, unlocked=link)
     if visit.state == "ok":
-        return _redirect(visit, status=303)
+        return _response(visits.outcome_of(visit, status=303))
     return _unavailable(request, code=code, state=visit.state)
 
 

@@ -184,3 +184,13 @@ def test_both_edges_send_the_same_refusal(wsgi_app, client):  # noqa: F811
     # The remaining time may tick between the two requests; the rest of the field may not.
     assert fast_headers["RateLimit"].startswith('"redirect";r=0;t=')
     assert django["RateLimit"].startswith('"redirect";r=0;t=')
+
+
+@override_settings(RATELIMIT_POLICIES=TINY_REDIRECT)
+def test_a_page_the_fast_path_leaves_to_django_is_counted_once(wsgi_app):  # noqa: F811
+    # A password link: the fast path asks the domain, leaves the page to Django's view, which
+    # asks again; the per-IP limit counts one request, not two.
+    link = LinkFactory(password=make_password("x"))
+    status, _, body = wsgi_get(wsgi_app, f"/{link.code}", REMOTE_ADDR="198.51.100.11")
+    assert status == 200 and b"password" in body.lower()
+    assert metrics.count(scope="redirect", outcome="allowed") == 1

@@ -5,6 +5,7 @@ the rule in Python (Redis down, the preview, the pages and API) are checked to a
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from datetime import UTC, datetime
@@ -13,9 +14,8 @@ import pytest
 
 from shortener import cache, selectors
 from shortener.cache import CachedLink
-from shortener.redirect import state_without_redis
 from shortener.visitors import Visitor
-from shortener.visits import STATES, link_state
+from shortener.visits import STATES, answer, link_state, state_without_redis
 from tests.shortener.factories import LinkFactory
 
 PERSON = Visitor("desktop", False, "")
@@ -72,3 +72,53 @@ def test_the_python_callers_agree_with_the_rule(fields, redirect, page):
 
     assert state_without_redis(code=link.code).state == redirect  # Redis down: no gate to read
     assert selectors.link_state(link=link) == page
+
+
+# --- answer(): the path of a visit, as every edge gets it ---------------------------------------
+
+
+def _environ(**extra) -> dict:
+    return {"REQUEST_METHOD": "GET", "REMOTE_ADDR": "198.51.100.20", "HTTP_USER_AGENT": "Firefox",
+            **extra}  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_answer_gives_a_redirect_with_its_headers_and_counts_it():
+    link = LinkFactory(long_url="https://example.com/a", redirect_type=307)
+
+    outcome = answer(code=link.code, method="GET", environ=_environ())
+
+    assert (outcome.state, outcome.status) == ("ok", 307)
+    assert dict(outcome.headers)["Location"] == "https://example.com/a"
+    assert dict(outcome.headers)["Cache-Control"] == "no-store"
+    assert outcome.visit.counted
+
+
+@pytest.mark.django_db
+def test_head_looks_without_counting_and_pages_are_left_to_the_edge():
+    link = LinkFactory()
+    gone = LinkFactory(disabled=True)
+
+    head = answer(code=link.code, method="HEAD", environ=_environ())
+    unknown = answer(code="nosuchcode", method="GET", environ=_environ(REMOTE_ADDR="198.51.100.21"))
+    disabled = answer(code=gone.code, method="GET", environ=_environ(REMOTE_ADDR="198.51.100.22"))
+
+    assert head.state == "ok" and not head.visit.counted
+    assert (unknown.state, unknown.status, unknown.headers) == ("none", 404, [])
+    assert (disabled.state, disabled.status) == ("disabled", 410)
+
+
+@pytest.mark.django_db
+def test_the_database_hook_wraps_only_the_work_that_reads_postgresql():
+    link = LinkFactory()
+    opened: list[str] = []
+
+    @contextlib.contextmanager
+    def database():
+        opened.append("db")
+        yield
+
+    answer(code=link.code, method="GET", environ=_environ(), database=database)  # a miss
+    answer(code=link.code, method="GET", environ=_environ(), database=database)  # now cached
+
+    assert opened == ["db"]
