@@ -360,6 +360,23 @@ def run_check_then(
 
     The redirect runs its visit so: a refused request reaches no link and counts no click, and
     an admitted one costs one round trip for both."""
+    script, script_keys, script_args = _chained(check, then, keys, args)
+    reply = scripts.run(script, script_keys, script_args, url=check.plan.redis_url)
+    return _settle_chained(check, reply)
+
+
+async def run_check_then_async(
+    check: EnvironCheck, *, then: LuaScript, keys: Sequence[str], args: Sequence
+) -> CheckedReply:
+    """`run_check_then` for asyncio code (core.scripts.run_async)."""
+    script, script_keys, script_args = _chained(check, then, keys, args)
+    reply = await scripts.run_async(script, script_keys, script_args, url=check.plan.redis_url)
+    return _settle_chained(check, reply)
+
+
+def _chained(
+    check: EnvironCheck, then: LuaScript, keys: Sequence[str], args: Sequence
+) -> tuple[LuaScript, list[str], list]:
     script_keys, script_args = lua.chain_args(
         first_keys=(check.redis_key,),
         first_args=check.args,
@@ -367,9 +384,10 @@ def run_check_then(
         then_args=args,
         mode="shadow" if check.plan.policy.mode == "shadow" else "enforce",
     )
-    reply = scripts.run(
-        scripts.chain(check.plan.script, then), script_keys, script_args, url=check.plan.redis_url
-    )
+    return scripts.chain(check.plan.script, then), script_keys, script_args
+
+
+def _settle_chained(check: EnvironCheck, reply: list) -> CheckedReply:
     return CheckedReply(settle_check(check, reply[0]), reply[1] if len(reply) > 1 else None)
 
 

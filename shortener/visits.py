@@ -104,6 +104,30 @@ def answer(
     return outcome_of(visit)
 
 
+async def answer_cached(*, code: str, method: str, environ: dict[str, Any]) -> Outcome | None:
+    """`answer` for an async edge, from Redis alone (one round trip, the same limit and visit):
+    the Outcome of a redirect, a refusal, or a settled state; None when the answer needs
+    PostgreSQL (a miss, a max-clicks gate to initialise, Redis down and the limit failing open):
+    the caller hands the request to Django, whose `answer` then counts the limit no second time
+    (the environ says it was checked)."""
+    check = prepare_check(scope="redirect", environ=environ)
+    if check is not None and check.redis_url != settings.REDIS_URL:
+        return None  # the limiter has a Redis of its own: the synchronous path's two trips
+    try:
+        visit = await cache.visit_async(
+            code=code, now_ms=now_ms(), count=method != "HEAD",
+            visitor=visitor_from_environ(environ), limit=check,
+        )  # fmt: skip
+    except RedisUnavailable:
+        refusal = None if check is None else check_failed(check)
+        return None if refusal is None else refused(refusal)
+    if visit.refusal is not None:
+        return refused(visit.refusal)
+    if visit.state in ("miss", "gate"):
+        return None
+    return outcome_of(visit)
+
+
 def outcome_of(visit: Visit, *, status: int | None = None) -> Outcome:
     """The Outcome of a settled visit (not "miss" or "gate"); `status` overrides a redirect's
     (303 after a password form)."""

@@ -2,8 +2,8 @@
 
 A package (STYLE: a module past ~400 lines), its public names re-exported here:
 `shortener.cache.keys` (key layout), `.scripts` (client, Lua scripts, breaker, lease tokens),
-`.visits` (`visit`: one cached redirect in one round trip), `.entries` (the cached link:
-fill after a miss, cache on create, invalidate).
+`.visits` (`visit`, `visit_async`: one cached redirect in one round trip), `.entries` (the
+cached link: fill after a miss, cache on create, invalidate).
 
 Key layout (Redis Cluster ready). Keys that one script touches together carry one hash tag, so
 Cluster puts them in one slot. Codes are spread over `SLOTS` tags by crc32 of the code:
@@ -81,7 +81,7 @@ from shortener.cache.scripts import (
     reset_breaker,
     script,
 )
-from shortener.cache.visits import EVENTS_MAXLEN, Visit, visit
+from shortener.cache.visits import EVENTS_MAXLEN, Visit, visit, visit_async
 
 __all__ = [
     "BREAKER_SECONDS",
@@ -113,4 +113,5 @@ __all__ = [
     "script",
     "slot_of",
     "visit",
+    "visit_async",
 ]

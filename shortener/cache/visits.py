@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from django.conf import settings
 
 from core import scripts
-from ratelimit.services import Refusal, run_check_then
+from ratelimit.services import Refusal, run_check_then, run_check_then_async
 from shortener.cache.entries import CachedLink
 from shortener.cache.keys import keys_for
 from shortener.cache.scripts import LEASE_MS, _new_token, lua_script
@@ -62,6 +62,43 @@ def visit(
     Raises RedisUnavailable (core.scripts'; with `limit`, ratelimit.services.check_failed says
     whether to refuse)."""
     keys = keys_for(code)
+    token, args = _visit_args(
+        now_ms=now_ms, count=count, visitor=visitor, take_lease=take_lease, inline=inline,
+        fill_token=fill_token, unlocked=unlocked,
+    )  # fmt: skip
+    if limit is None:
+        return _visit_of(scripts.run(lua_script("visit"), keys.for_visit, args), count, token)
+    refusal, reply = run_check_then(limit, then=lua_script("visit"), keys=keys.for_visit, args=args)
+    return _visit_of(reply, count, token, refusal)
+
+
+async def visit_async(
+    *, code: str, now_ms: int, count: bool, visitor: Visitor, limit: EnvironCheck | None = None
+) -> Visit:
+    """`visit` for asyncio code (the async edge: cached redirects only, so no lease, no inline
+    copy; a miss is the synchronous path's). Raises RedisUnavailable."""
+    keys = keys_for(code)
+    token, args = _visit_args(now_ms=now_ms, count=count, visitor=visitor)
+    if limit is None:
+        reply = await scripts.run_async(lua_script("visit"), keys.for_visit, args)
+        return _visit_of(reply, count, token)
+    refusal, reply = await run_check_then_async(
+        limit, then=lua_script("visit"), keys=keys.for_visit, args=args
+    )
+    return _visit_of(reply, count, token, refusal)
+
+
+def _visit_args(
+    *,
+    now_ms: int,
+    count: bool,
+    visitor: Visitor,
+    take_lease: bool = False,
+    inline: CachedLink | None = None,
+    fill_token: str = "",
+    unlocked: bool = False,
+) -> tuple[str, list[str | int]]:
+    """(lease token, ARGV) of visit.lua (its header says what each is)."""
     token = fill_token or (_new_token() if take_lease else "")
     args: list[str | int] = [
         now_ms,
@@ -78,14 +115,13 @@ def visit(
         args += ["inline", inline.packed()]
         if fill_token:
             args.append(settings.SHORTENER_CACHE_SECONDS)
-    if limit is None:
-        reply, refusal = scripts.run(lua_script("visit"), keys.for_visit, args), None
-    else:
-        refusal, reply = run_check_then(
-            limit, then=lua_script("visit"), keys=keys.for_visit, args=args
-        )
-        if reply is None:
-            return Visit("limited", refusal=refusal)
+    return token, args
+
+
+def _visit_of(reply: list | None, count: bool, token: str, refusal: Refusal | None = None) -> Visit:
+    """The Visit of visit.lua's reply; None: the chained limit refused, visit.lua did not run."""
+    if reply is None:
+        return Visit("limited", refusal=refusal)
     state = reply[0]
     if state == "ok":
         return Visit(

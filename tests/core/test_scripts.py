@@ -4,9 +4,7 @@ servers (the shared test db, and a private redis-server that the tests restart o
 from __future__ import annotations
 
 import ast
-import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -15,19 +13,13 @@ from core import redis as core_redis
 from core import scripts
 from core.redis import get_redis
 from core.scripts import LuaScript, RedisUnavailable
+from tests.asyncio_helpers import run_in_new_loop
 from tests.shortener.test_redis_down import PrivateRedis
 
 ROOT = Path(__file__).resolve().parents[2]
 ECHO = LuaScript.from_source("echo", "return {KEYS[1], ARGV[1]}")
 INCR = LuaScript.from_source("incr", "return redis.call('INCRBY', KEYS[1], ARGV[1])")
 REFUSE = LuaScript.from_source("refuse", "if ARGV[1] == 'no' then return {0} end return {1}")
-
-
-def run_in_new_loop(coroutine_function):  # type: ignore[no-untyped-def]
-    """asyncio.run in a thread of its own: the browser tests' Playwright keeps a loop running in
-    this one, and a server's worker has its own loop anyway."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(coroutine_function())).result()
 
 
 @pytest.fixture(autouse=True)

@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shortener import cache, selectors
+from shortener import cache, clicks, selectors
 from shortener.cache import CachedLink
 from shortener.visitors import Visitor
-from shortener.visits import STATES, answer, link_state, state_without_redis
+from shortener.visits import STATES, answer, answer_cached, link_state, state_without_redis
+from tests.asyncio_helpers import run_in_new_loop
 from tests.shortener.factories import LinkFactory
 
 PERSON = Visitor("desktop", False, "")
@@ -122,3 +123,50 @@ def test_the_database_hook_wraps_only_the_work_that_reads_postgresql():
     answer(code=link.code, method="GET", environ=_environ(), database=database)  # now cached
 
     assert opened == ["db"]
+
+
+# --- answer_cached(): the async edge's share, from Redis alone ----------------------------------
+
+
+@pytest.mark.django_db
+def test_the_async_answer_of_a_cached_link_is_the_sync_one_and_counts_the_click():
+    link = LinkFactory(long_url="https://example.com/async", redirect_type=301)
+    synchronous = answer(code=link.code, method="GET", environ=_environ())  # a miss: fills it
+
+    asynchronous = run_in_new_loop(
+        lambda: answer_cached(code=link.code, method="GET", environ=_environ())
+    )
+
+    assert asynchronous.state == "ok"
+    assert (asynchronous.status, asynchronous.headers) == (synchronous.status, synchronous.headers)
+    assert clicks.pending_clicks(link_ids=[link.id]) == {link.id: 2}
+
+
+@pytest.mark.django_db
+def test_the_async_answer_leaves_a_miss_to_the_synchronous_path():
+    link = LinkFactory()
+
+    assert (
+        run_in_new_loop(lambda: answer_cached(code=link.code, method="GET", environ=_environ()))
+        is None
+    )
+    assert clicks.pending_clicks(link_ids=[link.id]).get(link.id, 0) == 0
+
+
+@pytest.mark.django_db
+def test_the_async_answer_refuses_like_the_sync_one(settings):
+    settings.RATELIMIT_POLICIES = {
+        **settings.RATELIMIT_POLICIES,
+        "redirect": {"algorithm": "gcra", "limit": 1, "window": 60, "key": "ip"},
+    }
+    link = LinkFactory()
+    answer(code=link.code, method="GET", environ=_environ(REMOTE_ADDR="198.51.100.30"))
+
+    refused = run_in_new_loop(
+        lambda: answer_cached(
+            code=link.code, method="GET", environ=_environ(REMOTE_ADDR="198.51.100.30")
+        )
+    )
+
+    assert (refused.state, refused.status) == ("refused", 429)
+    assert b"Too many requests" in refused.body
