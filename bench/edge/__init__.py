@@ -1,0 +1,12 @@
+"""The measurement that chooses the async edge's server and shape (issue #12).
+
+    apps.py      the minimal apps: static 302, bare (one GET + 302), floor (one EVALSHA: per-IP
+                 limit + GET + HINCRBY + XADD, + 302), each as raw ASGI and as granian RSGI
+    mux.py       one auto-pipelined Redis connection per worker (the cheaper client, *_mux apps)
+    openloop.py  an open-loop generator over keep-alive connections (bench/loadgen.py's opens a
+                 connection per request)
+    haproxy.cfg  L7 routing: short codes to the async tier, the rest to Django's WSGI tier
+    run.py       `python -m bench.edge.run`: starts every server, drives it, prints one table
+
+Results and the choice: docs/benchmarks.md, "Choosing the async edge (issue #12)".
+"""
