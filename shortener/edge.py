@@ -28,10 +28,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
-from django.http.request import split_domain_port, validate_host
 
 from ratelimit.services import ENVIRON_CHECKED
-from shortener.fastpath import CODE_PATH_RE
+from shortener.fastpath import CODE_PATH_RE, EdgeChecks
 from shortener.visits import answer_cached
 
 # Django's threads for what is not a cached redirect: misses read PostgreSQL (a few ms), pages
@@ -47,20 +46,8 @@ class RedirectEdge:
     def __init__(self, wsgi_app: Any) -> None:
         self.wsgi_app = wsgi_app
         self.pool = ThreadPoolExecutor(FALLBACK_THREADS, thread_name_prefix="django")
-        self.allowed_hosts = list(settings.ALLOWED_HOSTS)
-        if settings.DEBUG and not self.allowed_hosts:
-            self.allowed_hosts = [".localhost", "127.0.0.1", "[::1]"]  # Django's DEBUG default
-        self._hosts_seen: dict[str, bool] = {}
-        self.ssl_redirect = settings.SECURE_SSL_REDIRECT
-        self.proxy_ssl_header = settings.SECURE_PROXY_SSL_HEADER
-        self.hsts = b""
-        if settings.SECURE_HSTS_SECONDS:
-            hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
-            if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
-                hsts += "; includeSubDomains"
-            if settings.SECURE_HSTS_PRELOAD:
-                hsts += "; preload"
-            self.hsts = hsts.encode()
+        self.checks = EdgeChecks()
+        self.hsts = self.checks.hsts.encode()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -72,8 +59,8 @@ class RedirectEdge:
         method = environ["REQUEST_METHOD"]
         match = CODE_PATH_RE.fullmatch(environ["PATH_INFO"])
         if match is not None and method in ("GET", "HEAD"):
-            secure = self._is_secure(environ)
-            if (secure or not self.ssl_redirect) and self._host_allowed(environ):
+            secure = self.checks.is_secure(environ)
+            if (secure or not self.checks.ssl_redirect) and self.checks.host_allowed(environ):
                 outcome = await answer_cached(code=match.group(1), method=method, environ=environ)
                 if outcome is not None and outcome.state in ("ok", "refused"):
                     headers = [(k.encode(), v.encode()) for k, v in outcome.headers]
@@ -118,25 +105,6 @@ class RedirectEdge:
                 self.pool.shutdown(wait=False)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-    def _is_secure(self, environ: dict[str, Any]) -> bool:
-        if self.proxy_ssl_header:
-            header, secure_value = self.proxy_ssl_header
-            value = environ.get(header)
-            if value is not None:
-                return value.split(",", 1)[0].strip() == secure_value
-        return environ["wsgi.url_scheme"] == "https"
-
-    def _host_allowed(self, environ: dict[str, Any]) -> bool:
-        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-        allowed = self._hosts_seen.get(host)
-        if allowed is None:
-            domain, _port = split_domain_port(host)
-            allowed = bool(domain) and validate_host(domain, self.allowed_hosts)
-            if len(self._hosts_seen) >= 256:  # Host is client input: keep the memo bounded
-                self._hosts_seen.clear()
-            self._hosts_seen[host] = allowed
-        return allowed
 
 
 def _environ(scope: dict[str, Any]) -> dict[str, Any]:

@@ -52,13 +52,13 @@ _REFUSAL_LINES = {429: "429 Too Many Requests", 503: "503 Service Unavailable"}
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class RedirectFastPath:
-    """WSGI middleware: `application = RedirectFastPath(get_wsgi_application())`."""
+class EdgeChecks:
+    """What Django would check before the view, for an edge that answers without it (this fast
+    path and the async edge, shortener/edge.py): ALLOWED_HOSTS, SECURE_SSL_REDIRECT, whether
+    the request is secure, and the HSTS header to send then. Settings read once per process,
+    as Django's middleware reads them."""
 
-    def __init__(self, app: WSGIApp) -> None:
-        self.app = app
-        self.not_found = NotFoundPages(app)
-        # Read once, like Django's middleware reads its settings once per process.
+    def __init__(self) -> None:
         self.allowed_hosts = list(settings.ALLOWED_HOSTS)
         self._hosts_seen: dict[str, bool] = {}  # Host header -> allowed (a handful of values)
         if settings.DEBUG and not self.allowed_hosts:
@@ -73,6 +73,34 @@ class RedirectFastPath:
             if settings.SECURE_HSTS_PRELOAD:
                 self.hsts += "; preload"
 
+    def is_secure(self, environ: dict[str, Any]) -> bool:
+        if self.proxy_ssl_header:
+            header, secure_value = self.proxy_ssl_header
+            value = environ.get(header)
+            if value is not None:
+                return value.split(",", 1)[0].strip() == secure_value
+        return environ.get("wsgi.url_scheme") == "https"
+
+    def host_allowed(self, environ: dict[str, Any]) -> bool:
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        allowed = self._hosts_seen.get(host)
+        if allowed is None:
+            domain, _port = split_domain_port(host)
+            allowed = bool(domain) and validate_host(domain, self.allowed_hosts)
+            if len(self._hosts_seen) >= 256:  # Host is client input: keep the memo bounded
+                self._hosts_seen.clear()
+            self._hosts_seen[host] = allowed
+        return allowed
+
+
+class RedirectFastPath:
+    """WSGI middleware: `application = RedirectFastPath(get_wsgi_application())`."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+        self.not_found = NotFoundPages(app)
+        self.checks = EdgeChecks()
+
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         method = environ.get("REQUEST_METHOD")
         if method != "GET" and method != "HEAD":
@@ -80,8 +108,8 @@ class RedirectFastPath:
         match = CODE_PATH_RE.fullmatch(environ.get("PATH_INFO", ""))
         if match is None:
             return self.app(environ, start_response)
-        secure = self._is_secure(environ)
-        if (self.ssl_redirect and not secure) or not self._host_allowed(environ):
+        secure = self.checks.is_secure(environ)
+        if (self.checks.ssl_redirect and not secure) or not self.checks.host_allowed(environ):
             return self.app(environ, start_response)  # Django answers: its redirect, its 400
         code = match.group(1)
         try:
@@ -95,8 +123,8 @@ class RedirectFastPath:
             return self.app(environ, start_response)  # Django answers (the limit counted once)
         if outcome.state == "ok":
             headers = [*outcome.headers, ("Content-Length", "0")]
-            if secure and self.hsts:
-                headers.append(("Strict-Transport-Security", self.hsts))
+            if secure and self.checks.hsts:
+                headers.append(("Strict-Transport-Security", self.checks.hsts))
             start_response(_STATUS_LINES[outcome.status], headers)
             return []
         if outcome.state == "refused":
@@ -125,22 +153,3 @@ class RedirectFastPath:
             yield
         finally:
             request_finished.send(sender=self.__class__)
-
-    def _is_secure(self, environ: dict[str, Any]) -> bool:
-        if self.proxy_ssl_header:
-            header, secure_value = self.proxy_ssl_header
-            value = environ.get(header)
-            if value is not None:
-                return value.split(",", 1)[0].strip() == secure_value
-        return environ.get("wsgi.url_scheme") == "https"
-
-    def _host_allowed(self, environ: dict[str, Any]) -> bool:
-        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-        allowed = self._hosts_seen.get(host)
-        if allowed is None:
-            domain, _port = split_domain_port(host)
-            allowed = bool(domain) and validate_host(domain, self.allowed_hosts)
-            if len(self._hosts_seen) >= 256:  # Host is client input: keep the memo bounded
-                self._hosts_seen.clear()
-            self._hosts_seen[host] = allowed
-        return allowed
