@@ -1,6 +1,7 @@
 """The one Redis client factory for app keys (feeds, counters, limiter state, ID leases).
 
-Django's cache goes through django-redis (settings.CACHES); everything else calls `get_redis()`.
+Django's cache goes through django-redis (settings.CACHES); everything else calls `get_redis()`,
+or, in asyncio code, core.pipelined's `get_pipelined_redis()`.
 One connection pool per URL per process: redis-py pools notice a fork and reconnect in the child,
 so gunicorn and Celery prefork workers are safe. Timeouts are short on purpose: a Redis that does
 not answer within `REDIS_SOCKET_TIMEOUT` is treated as down, and each caller decides what down
@@ -9,7 +10,6 @@ means for it (fall back to PostgreSQL, fail open, refuse).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import os
@@ -19,9 +19,7 @@ from time import monotonic
 from typing import TypeVar
 
 import redis
-import redis.asyncio as redis_asyncio
 from django.conf import settings
-from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
@@ -60,33 +58,6 @@ def _client(url: str, timeout: float) -> redis.Redis:
 def get_redis(url: str | None = None) -> redis.Redis:
     """The shared client for `url` (default: settings.REDIS_URL), cached per process."""
     return _client(url or settings.REDIS_URL, settings.REDIS_SOCKET_TIMEOUT)
-
-
-# An asyncio client belongs to the event loop it first ran on (its connections do): one per URL
-# per loop. A server runs one loop per worker process; tests start a loop per asyncio.run.
-_async_clients: dict[tuple[str, int], redis_asyncio.Redis] = {}
-
-
-def get_async_redis(url: str | None = None) -> redis_asyncio.Redis:
-    """The redis.asyncio client for `url` (default settings.REDIS_URL) on the running event
-    loop, with the sync client's timeouts and retry. Call it from a coroutine."""
-    url = url or settings.REDIS_URL
-    loop = asyncio.get_running_loop()
-    client = _async_clients.get((url, id(loop)))
-    if client is None:
-        if len(_async_clients) > 64:  # loops come and go (tests): forget the old ones
-            _async_clients.clear()
-        timeout = settings.REDIS_SOCKET_TIMEOUT
-        client = redis_asyncio.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_connect_timeout=timeout,
-            socket_timeout=timeout,
-            health_check_interval=30,
-            retry=AsyncRetry(NoBackoff(), 1),
-        )
-        _async_clients[(url, id(loop))] = client
-    return client
 
 
 # --- Circuit breaker, one per Redis URL -------------------------------------------------------

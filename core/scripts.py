@@ -3,7 +3,7 @@ breaker of core.redis, and one exception, RedisUnavailable, whatever went wrong.
 
     VISIT = LuaScript.from_file(Path(...) / "visit.lua")
     reply = run(VISIT, keys, args)                    # sync (gunicorn, Celery)
-    reply = await run_async(VISIT, keys, args)        # async (an ASGI/RSGI edge)
+    reply = await run_async(VISIT, keys, args)        # async (the ASGI edge; core.pipelined)
     both = chain(LIMIT, VISIT)                        # two scripts as one (core.lua)
 
 A script's SHA is computed here, as Redis computes it, so the first call needs no SCRIPT LOAD
@@ -34,6 +34,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 from core import lua
 from core import redis as core_redis
+from core.pipelined import get_pipelined_redis
 
 
 class RedisUnavailable(Exception):
@@ -98,18 +99,18 @@ def run(script: LuaScript, keys: Sequence[str], args: Sequence, *, url: str | No
 async def run_async(
     script: LuaScript, keys: Sequence[str], args: Sequence, *, url: str | None = None
 ) -> Any:
-    """`run` for asyncio code, on core.redis's async client (redis.asyncio) for this event
-    loop, through the same breaker. Raises RedisUnavailable."""
+    """`run` for asyncio code, on this event loop's pipelined connection (core.pipelined),
+    through the same breaker. Raises RedisUnavailable."""
     url = url or settings.REDIS_URL
     if not core_redis.redis_allowed(url):
         raise RedisUnavailable(f"Redis skipped for {core_redis.BREAKER_SECONDS:.0f} s")
-    client = core_redis.get_async_redis(url)
+    client = get_pipelined_redis(url)
     try:
         try:
-            reply = await client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            reply = await client.execute("EVALSHA", script.sha, len(keys), *keys, *args)
         except NoScriptError:
-            await client.script_load(script.source)
-            reply = await client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            await client.execute("SCRIPT", "LOAD", script.source)
+            reply = await client.execute("EVALSHA", script.sha, len(keys), *keys, *args)
     except RedisError as exc:
         core_redis.record_failure(url, exc)
         raise RedisUnavailable(str(exc)) from exc

@@ -1,5 +1,6 @@
-"""The async redirect edge: an ASGI app that answers cached redirects with redis.asyncio and hands
-everything else to the WSGI application (config.wsgi: the fast path, then Django) in a thread.
+"""The async redirect edge: an ASGI app that answers cached redirects over one pipelined Redis
+connection per worker (core.pipelined) and hands everything else to the WSGI application
+(config.wsgi: the fast path, then Django) in a thread.
 
     granian --interface asgi config.edge:application     (config/edge.py builds it)
 

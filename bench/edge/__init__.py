@@ -2,7 +2,7 @@
 
     apps.py      the minimal apps: static 302, bare (one GET + 302), floor (one EVALSHA: per-IP
                  limit + GET + HINCRBY + XADD, + 302), each as raw ASGI and as granian RSGI
-    mux.py       one auto-pipelined Redis connection per worker (the cheaper client, *_mux apps)
+    (the *_mux apps use core/pipelined.py, the product's auto-pipelined Redis client)
     openloop.py  an open-loop generator over keep-alive connections (bench/loadgen.py's opens a
                  connection per request)
     haproxy.cfg  L7 routing: short codes to the async tier, the rest to Django's WSGI tier

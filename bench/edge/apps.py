@@ -4,8 +4,9 @@
     bare     one Redis GET of `bench:redirect:<code>` -> 302 (Location, ours' headers), else 404
     floor    one EVALSHA of bench/baseline_wsgi.py's counted script (GCRA per-IP limit chained with
              GET + HINCRBY + XADD by core/lua.py) -> 302; 429 if refused, 404 if absent
-    bare_mux, floor_mux   the same two on bench/edge/mux.py's one pipelined connection per worker
-                          instead of redis.asyncio's pool: the same commands, a cheaper client
+    bare_mux, floor_mux   the same two on core/pipelined.py's one pipelined connection per worker
+                          (the product's client) instead of redis.asyncio's pool: the same
+                          commands, a cheaper client
 
 `asgi_<app>` is raw ASGI (uvicorn, granian --interface asgi); `rsgi_<app>` is granian's RSGI. Every
 app also answers `GET /healthz` (200, no I/O) for the load balancer's checks. The client of the
@@ -23,12 +24,11 @@ import json
 import os
 
 import redis.asyncio as aioredis
-from hiredis import ReplyError
 from redis.exceptions import NoScriptError
 
 from bench.baseline_wsgi import _COUNTED_GET, COUNTED_KEYS, KEY_PREFIX  # the WSGI floor's script
-from bench.edge.mux import PipelinedRedis, pack
 from core.lua import chain_args
+from core.pipelined import PipelinedRedis, pack
 
 _URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 _SCRIPT, _SHA = _COUNTED_GET.script, _COUNTED_GET.sha
@@ -191,7 +191,7 @@ async def rsgi_floor(scope, proto) -> None:
         proto.response_empty(404, _R_EMPTY)
 
 
-# --- the same apps on one pipelined connection per worker (bench/edge/mux.py) ---------------------
+# --- the same apps on one pipelined connection per worker (core/pipelined.py) --------------------
 def _bulk(value: bytes) -> bytes:
     return b"$%d\r\n%b\r\n" % (len(value), value)
 
@@ -213,18 +213,24 @@ def _m_floor_command(code: bytes, client_ip: bytes, referer: bytes) -> bytes:
     ))  # fmt: skip
 
 
-async def _m_evalsha(client: PipelinedRedis, command: bytes):
-    reply = await client.execute_packed(command)
-    if isinstance(reply, ReplyError):
-        if not str(reply).startswith("NOSCRIPT"):
-            raise reply
+async def _m_evalsha(command: bytes):
+    client = _mux()
+    try:
+        return await client.execute_packed(command)
+    except NoScriptError:
         await client.execute("SCRIPT", "LOAD", _SCRIPT)
-        reply = await client.execute_packed(command)
-    return reply
+        return await client.execute_packed(command)
 
 
-_amux = PipelinedRedis(_URL)
-_rmux = PipelinedRedis(_URL, decode=True)
+_mux_client: PipelinedRedis | None = None
+
+
+def _mux() -> PipelinedRedis:
+    """This worker's pipelined client, made on its loop at the first request (replies as str)."""
+    global _mux_client
+    if _mux_client is None:
+        _mux_client = PipelinedRedis(_URL, timeout=2.0)
+    return _mux_client
 
 
 async def asgi_bare_mux(scope, receive, send) -> None:
@@ -233,8 +239,8 @@ async def asgi_bare_mux(scope, receive, send) -> None:
     path = scope["path"]
     if path == "/healthz":
         return await _a_answer(send, 200, None)
-    url = await _amux.execute_packed(_M_GET + _bulk(_M_PREFIX + path[1:].encode()))
-    await _a_answer(send, 302 if url else 404, url)
+    url = await _mux().execute_packed(_M_GET + _bulk(_M_PREFIX + path[1:].encode()))
+    await _a_answer(send, 302 if url else 404, url and url.encode())
 
 
 async def asgi_floor_mux(scope, receive, send) -> None:
@@ -250,18 +256,18 @@ async def asgi_floor_mux(scope, receive, send) -> None:
         elif name == b"referer":
             referer = value
     client_ip = forwarded.rsplit(b",", 1)[-1].strip() if forwarded else scope["client"][0].encode()
-    reply = await _m_evalsha(_amux, _m_floor_command(path[1:].encode(), client_ip, referer))
+    reply = await _m_evalsha(_m_floor_command(path[1:].encode(), client_ip, referer))
     if len(reply) == 1:
         return await _a_answer(send, 429, None)
     url = reply[1]
-    await _a_answer(send, 302 if url else 404, url)
+    await _a_answer(send, 302 if url else 404, url and url.encode())
 
 
 async def rsgi_bare_mux(scope, proto) -> None:
     path = scope.path
     if path == "/healthz":
         return proto.response_empty(200, _R_EMPTY)
-    url = await _rmux.execute_packed(_M_GET + _bulk(_M_PREFIX + path[1:].encode()))
+    url = await _mux().execute_packed(_M_GET + _bulk(_M_PREFIX + path[1:].encode()))
     if url:
         proto.response_empty(302, [("location", url), *_R_HEADERS])
     else:
@@ -280,7 +286,7 @@ async def rsgi_floor_mux(scope, proto) -> None:
     command = _m_floor_command(
         path[1:].encode(), client_ip.encode(), headers.get("referer", "").encode()
     )
-    reply = await _m_evalsha(_rmux, command)
+    reply = await _m_evalsha(command)
     if len(reply) == 1:
         return proto.response_empty(429, _R_EMPTY)
     url = reply[1]

@@ -678,7 +678,7 @@ def summarize_spy(raw: Path) -> dict:
         leaf[last] = leaf.get(last, 0) + count
         if "_spawn_" in last or "run_forever" in last or "Runner.run (" in last:
             key = native
-        elif "writelines" in last or "flush (bench/edge/mux.py" in last or ".write (" in last:
+        elif "writelines" in last or "_flush (core/pipelined.py" in last or ".write (" in last:
             key = writes
         elif any("(redis/" in frame or "/redis/" in frame for frame in frames):
             key = client

@@ -30,20 +30,22 @@ BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko
 
 
 class PrivateRedis:
-    def __init__(self) -> None:
+    def __init__(self, *, password: str | None = None) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{password}@" if password else ""
+        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--loglevel", "warning"],
+             "--appendonly", "no", "--loglevel", "warning",
+             *(("--requirepass", password) if password else ())],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 10
         while True:
             try:
-                redis_py.Redis(port=self.port, socket_timeout=0.2).ping()
+                redis_py.Redis(port=self.port, password=password, socket_timeout=0.2).ping()
                 return
             except redis_py.RedisError:
                 assert time.monotonic() < deadline, "private redis-server did not start"
