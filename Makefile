@@ -4,16 +4,23 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
-export PORT
+# The site (HAProxy) listens on PORT; its two tiers listen beside it (Procfile).
+SITE_PORT := $(PORT)
+WSGI_PORT ?= $(shell echo $$(($(PORT) + 1)))
+EDGE_PORT ?= $(shell echo $$(($(PORT) + 2)))
+export PORT SITE_PORT WSGI_PORT EDGE_PORT
 
 .PHONY: run test bench lint fmt setup services venv db seed clean-venv
 
 # A development server: DEBUG on (for setup, the seed and every process), demo users with public
 # passwords. seed_demo refuses with DEBUG off, and `check --deploy` fails while they remain.
 run: export DEBUG := true
-run: setup seed  ## development server on 127.0.0.1:$(PORT): gunicorn + Celery worker + beat, DEBUG on
+# Both tiers are behind HAProxy on 127.0.0.1: they believe its X-Forwarded-For (the client's address).
+run: export RATELIMIT_TRUSTED_PROXIES ?= 127.0.0.1/32
+run: setup seed  ## development server on 127.0.0.1:$(PORT): HAProxy -> uvicorn (redirects) + gunicorn (the rest), Celery worker + beat, DEBUG on
 	@mkdir -p .run
 	@echo "==> http://127.0.0.1:$(PORT)/  (admin: /admin/, API docs: /api/docs/, health: /healthz)"
+	@echo "    HAProxy :$(PORT) -> redirect tier (uvicorn) :$(EDGE_PORT), Django (gunicorn) :$(WSGI_PORT)"
 	$(VENV)/bin/honcho start --port $(PORT) -f Procfile
 
 test: setup  ## lint, migrations check, the whole suite (real PostgreSQL, Redis, Celery, Chromium)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent machine set-up behind `make run`, `make test` and .ci/run.
 #
-#   scripts/setup.sh services   PostgreSQL + Redis answering, the app's role and database present
+#   scripts/setup.sh services   PostgreSQL + Redis answering, the app's role and database present,
+#                               HAProxy installed (the load balancer of `make run`, config/haproxy.cfg)
 #   scripts/setup.sh python     python3 with venv support (Debian: python3-venv)
 #   scripts/setup.sh browser    Debian's Chromium for the Playwright tests
 #   scripts/setup.sh bench      Debian's wrk (HTTP load generator) for bench/bench_redirect.py
@@ -119,6 +120,14 @@ ensure_browser() {
   fi
 }
 
+ensure_haproxy() {
+  if command -v haproxy >/dev/null; then
+    say "HAProxy is installed"
+  else
+    apt_install haproxy
+  fi
+}
+
 ensure_wrk() {
   if command -v wrk >/dev/null; then
     say "wrk is installed"
@@ -129,7 +138,7 @@ ensure_wrk() {
 
 for what in "$@"; do
   case "$what" in
-    services) ensure_postgres; ensure_redis ;;
+    services) ensure_postgres; ensure_redis; ensure_haproxy ;;
     python) ensure_python ;;
     browser) ensure_browser ;;
     bench) ensure_wrk ;;

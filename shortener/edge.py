@@ -39,6 +39,16 @@ from shortener.visits import answer_cached
 # connection per request.
 FALLBACK_THREADS = int(os.environ.get("EDGE_FALLBACK_THREADS", "8"))
 MAX_BODY = settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # what Django would accept; more is its 413
+# The load balancer's check of this tier (config/haproxy.cfg), answered without Django or I/O:
+# the tier serves cached redirects while PostgreSQL is down, so the check is of the process only.
+# Django's /healthz (every dependency) stays the check of the Django tier.
+HEALTH_PATH = "/healthz/edge"
+_HEALTH_BODY = b'{"status": "ok", "tier": "redirect"}'
+_HEALTH_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(_HEALTH_BODY)).encode()),
+    (b"cache-control", b"no-store"),
+]
 
 
 class RedirectEdge:
@@ -56,6 +66,9 @@ class RedirectEdge:
             return await self._lifespan(receive, send)
         if kind != "http":
             return None  # no websockets here
+        if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
+            await send({"type": "http.response.start", "status": 200, "headers": _HEALTH_HEADERS})
+            return await send({"type": "http.response.body", "body": _HEALTH_BODY})
         environ = _environ(scope)
         method = environ["REQUEST_METHOD"]
         match = CODE_PATH_RE.fullmatch(environ["PATH_INFO"])

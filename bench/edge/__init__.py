@@ -5,7 +5,7 @@
     (the *_mux apps use core/pipelined.py, the product's auto-pipelined Redis client)
     openloop.py  an open-loop generator over keep-alive connections (bench/loadgen.py's opens a
                  connection per request)
-    haproxy.cfg  L7 routing: short codes to the async tier, the rest to Django's WSGI tier
+    (HAProxy's L7 routing is the product's config/haproxy.cfg)
     run.py       `python -m bench.edge.run`: starts every server, drives it, prints one table
 
 Results and the choice: docs/benchmarks.md, "Choosing the async edge (issue #12)".

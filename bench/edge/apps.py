@@ -9,8 +9,9 @@
                           commands, a cheaper client
 
 `asgi_<app>` is raw ASGI (uvicorn, granian --interface asgi); `rsgi_<app>` is granian's RSGI. Every
-app also answers `GET /healthz` (200, no I/O) for the load balancer's checks. The client of the
-floor's limit is the rightmost X-Forwarded-For entry (our load balancer's), else the peer.
+app also answers `GET /healthz` and `/healthz/edge` (200, no I/O) for the load balancer's checks.
+The client of the floor's limit is the rightmost X-Forwarded-For entry (our load balancer's),
+else the peer.
 
 redis.asyncio with hiredis (picked up automatically), one client and so one connection pool per
 worker process: each server imports this module in each worker, and the pool's connections are
@@ -112,7 +113,7 @@ async def _a_answer(send, status: int, location: bytes | None) -> None:
 async def asgi_static(scope, receive, send) -> None:
     if scope["type"] != "http":
         return await _lifespan(receive, send)
-    if scope["path"] == "/healthz":
+    if scope["path"].startswith("/healthz"):
         return await _a_answer(send, 200, None)
     await send(_A_STATIC)
     await send(_A_BODY)
@@ -122,7 +123,7 @@ async def asgi_bare(scope, receive, send) -> None:
     if scope["type"] != "http":
         return await _lifespan(receive, send)
     path = scope["path"]
-    if path == "/healthz":
+    if path.startswith("/healthz"):
         return await _a_answer(send, 200, None)
     url = await _aredis.get(KEY_PREFIX + path[1:])
     await _a_answer(send, 302 if url else 404, url)
@@ -132,7 +133,7 @@ async def asgi_floor(scope, receive, send) -> None:
     if scope["type"] != "http":
         return await _lifespan(receive, send)
     path = scope["path"]
-    if path == "/healthz":
+    if path.startswith("/healthz"):
         return await _a_answer(send, 200, None)
     forwarded = referer = b""
     for name, value in scope["headers"]:
@@ -156,14 +157,14 @@ _R_EMPTY = [("content-length", "0")]
 
 
 async def rsgi_static(scope, proto) -> None:
-    if scope.path == "/healthz":
+    if scope.path.startswith("/healthz"):
         return proto.response_empty(200, _R_EMPTY)
     proto.response_empty(302, _R_STATIC)
 
 
 async def rsgi_bare(scope, proto) -> None:
     path = scope.path
-    if path == "/healthz":
+    if path.startswith("/healthz"):
         return proto.response_empty(200, _R_EMPTY)
     url = await _rredis.get(KEY_PREFIX + path[1:])
     if url:
@@ -174,7 +175,7 @@ async def rsgi_bare(scope, proto) -> None:
 
 async def rsgi_floor(scope, proto) -> None:
     path = scope.path
-    if path == "/healthz":
+    if path.startswith("/healthz"):
         return proto.response_empty(200, _R_EMPTY)
     headers = scope.headers
     forwarded = headers.get("x-forwarded-for")
@@ -237,7 +238,7 @@ async def asgi_bare_mux(scope, receive, send) -> None:
     if scope["type"] != "http":
         return await _lifespan(receive, send)
     path = scope["path"]
-    if path == "/healthz":
+    if path.startswith("/healthz"):
         return await _a_answer(send, 200, None)
     url = await _mux().execute_packed(_M_GET + _bulk(_M_PREFIX + path[1:].encode()))
     await _a_answer(send, 302 if url else 404, url and url.encode())
@@ -247,7 +248,7 @@ async def asgi_floor_mux(scope, receive, send) -> None:
     if scope["type"] != "http":
         return await _lifespan(receive, send)
     path = scope["path"]
-    if path == "/healthz":
+    if path.startswith("/healthz"):
         return await _a_answer(send, 200, None)
     forwarded = referer = b""
     for name, value in scope["headers"]:
@@ -265,7 +266,7 @@ async def asgi_floor_mux(scope, receive, send) -> None:
 
 async def rsgi_bare_mux(scope, proto) -> None:
     path = scope.path
-    if path == "/healthz":
+    if path.startswith("/healthz"):
         return proto.response_empty(200, _R_EMPTY)
     url = await _mux().execute_packed(_M_GET + _bulk(_M_PREFIX + path[1:].encode()))
     if url:
@@ -276,7 +277,7 @@ async def rsgi_bare_mux(scope, proto) -> None:
 
 async def rsgi_floor_mux(scope, proto) -> None:
     path = scope.path
-    if path == "/healthz":
+    if path.startswith("/healthz"):
         return proto.response_empty(200, _R_EMPTY)
     headers = scope.headers
     forwarded = headers.get("x-forwarded-for")

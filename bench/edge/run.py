@@ -57,7 +57,7 @@ from bench.loadgen import HOST, LoadResult, run_wrk
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-HAPROXY_CFG = Path(__file__).resolve().parent / "haproxy.cfg"
+HAPROXY_CFG = REPO / "config" / "haproxy.cfg"
 RESULTS = REPO / "bench" / "results" / "edge.json"
 CODES = 10_000
 ZIPF_S = 1.1
@@ -475,7 +475,7 @@ def reserved_paths() -> list[str]:
 
 
 def start_haproxy(*, async_port: int, wsgi_port: int, nbthread: int, logs: Path) -> Running:
-    """HAProxy with bench/edge/haproxy.cfg, its addresses and thread count from the environment."""
+    """HAProxy with config/haproxy.cfg, its addresses and thread count from the environment."""
     reserved = logs / "reserved.lst"
     reserved.write_text("\n".join(reserved_paths()) + "\n")
     port = next(PORTS)
@@ -486,6 +486,7 @@ def start_haproxy(*, async_port: int, wsgi_port: int, nbthread: int, logs: Path)
         "EDGE_WSGI": f"{HOST}:{wsgi_port}",
         "EDGE_NBTHREAD": str(nbthread),
         "EDGE_RESERVED": str(reserved),
+        "EDGE_CLIENTS_NAME_THEMSELVES": "1",  # the generator's 4,096 clients (X-Forwarded-For)
     }
     command = ["haproxy", "-f", str(HAPROXY_CFG)]
     check = subprocess.run([*command, "-c"], env=env, capture_output=True, text=True)

@@ -144,3 +144,15 @@ def test_hsts_on_https_only(edge, settings):
 
     assert secure["strict-transport-security"] == "max-age=3600"
     assert "strict-transport-security" not in plain
+
+
+def test_the_tiers_own_health_check_needs_neither_django_nor_a_database(edge, monkeypatch):
+    def no_wsgi(environ, start_response):  # pragma: no cover - must not be called
+        raise AssertionError("the health check reached the WSGI application")
+
+    monkeypatch.setattr(edge, "wsgi_app", no_wsgi)
+    status, headers, body = asgi_get(edge, "/healthz/edge")
+
+    assert status == 200
+    assert headers["content-type"] == "application/json"
+    assert body == b'{"status": "ok", "tier": "redirect"}'
