@@ -50,21 +50,9 @@ MAX_IN_FLIGHT = 10_000  # ~1 s of the edge's peak per worker; a Redis that far b
 
 
 def pack(args: tuple) -> bytes:
-    """A command in RESP: str, bytes, int and float arguments (as redis-py encodes them)."""
-    out = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        if isinstance(arg, str):
-            arg = arg.encode()
-        elif isinstance(arg, bool):  # before int: bool is an int; redis-py refuses it too
-            raise TypeError("a bool is not a Redis argument; send 0 or 1")
-        elif isinstance(arg, int):
-            arg = b"%d" % arg
-        elif isinstance(arg, float):
-            arg = repr(arg).encode()
-        elif not isinstance(arg, bytes | bytearray | memoryview):
-            raise TypeError(f"{type(arg).__name__} is not a Redis argument")
-        out.append(b"$%d\r\n%b\r\n" % (len(arg), arg))
-    return b"".join(out)
+    """A command in RESP, by hiredis (C: 2 µs for the redirect's 25 arguments, against 10 µs in
+    Python). str, bytes, int and float arguments; anything else (None, a bool) is a TypeError."""
+    return hiredis.pack_command(args)
 
 
 class _Connection(asyncio.Protocol):
