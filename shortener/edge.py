@@ -34,10 +34,12 @@ from ratelimit.services import ENVIRON_CHECKED
 from shortener.fastpath import CODE_PATH_RE, EdgeChecks
 from shortener.visits import answer_cached
 
-# Django's threads for what is not a cached redirect: misses read PostgreSQL (a few ms), pages
-# render templates. Bounded, so a flood of misses queues here instead of opening a database
-# connection per request.
-FALLBACK_THREADS = int(os.environ.get("EDGE_FALLBACK_THREADS", "8"))
+# Django's threads for what is not a cached redirect (a miss reads PostgreSQL, a page renders a
+# template). Two per worker, as many as gunicorn's sync workers per core: misses are Python work
+# under the GIL, and more threads only contend for it (misses/s on the edge against gunicorn's,
+# same run: 1.04x with 2 threads, 0.80x with 4, 0.69x with 8; docs/benchmarks.md). What waits
+# for a thread is bounded by the load balancer's maxconn to this tier (config/haproxy.cfg).
+FALLBACK_THREADS = int(os.environ.get("EDGE_FALLBACK_THREADS", "2"))
 MAX_BODY = settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # what Django would accept; more is its 413
 # The load balancer's check of this tier (config/haproxy.cfg), answered without Django or I/O:
 # the tier serves cached redirects while PostgreSQL is down, so the check is of the process only.
