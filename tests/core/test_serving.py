@@ -43,7 +43,7 @@ def test_pages_api_and_admin_reach_django_and_short_codes_the_redirect_tier(stac
     assert status in (200, 404) and b"<html" in body.lower()
 
 
-def test_cached_redirects_survive_the_django_tier_going_away(django_db_blocker):
+def test_cached_redirects_survive_the_django_tier_going_away():
     """The L7 split made visible: with gunicorn stopped, cached redirects are still served (by
     the redirect tier alone) while pages and the API get the load balancer's 503. (A stack of
     its own: this test takes a tier away.)"""
