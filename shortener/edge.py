@@ -96,9 +96,17 @@ class RedirectEdge:
     async def _to_wsgi(self, environ: dict[str, Any], receive: Any, send: Any) -> None:
         """The request as the WSGI application sees it under gunicorn, in a thread; its answer
         sent back in one piece (pages and API answers are small)."""
-        body = await _read_body(receive)
+        # Nothing behind the edge reads a GET's body: read and dropped, so bodies on GETs held
+        # open cannot pile up in this process's memory.
+        keep = environ["REQUEST_METHOD"] not in ("GET", "HEAD")
+        body = await _read_body(receive, keep=keep)
         environ["wsgi.input"] = _Input(body)
-        environ["CONTENT_LENGTH"] = str(len(body)) if body else environ.get("CONTENT_LENGTH", "")
+        if keep:
+            environ["CONTENT_LENGTH"] = (
+                str(len(body)) if body else environ.get("CONTENT_LENGTH", "")
+            )
+        else:
+            environ["CONTENT_LENGTH"] = ""
         loop = asyncio.get_running_loop()
         status, headers, chunks = await loop.run_in_executor(
             self.pool, _call_wsgi, self.wsgi_app, environ
@@ -147,6 +155,10 @@ def _environ(scope: dict[str, Any]) -> dict[str, Any]:
         "wsgi.run_once": False,
     }
     for raw_name, raw_value in scope["headers"]:
+        if b"_" in raw_name:
+            # "X_Forwarded_For" would become HTTP_X_FORWARDED_FOR beside the real one: a client
+            # naming its own address to the limiter. Dropped, as gunicorn and nginx drop them.
+            continue
         name = raw_name.decode("latin-1").upper().replace("-", "_")
         value = raw_value.decode("latin-1")
         if name == "CONTENT_TYPE" or name == "CONTENT_LENGTH":
@@ -157,7 +169,7 @@ def _environ(scope: dict[str, Any]) -> dict[str, Any]:
     return environ
 
 
-async def _read_body(receive: Any) -> bytes:
+async def _read_body(receive: Any, *, keep: bool = True) -> bytes:
     parts, size = [], 0
     while True:
         message = await receive()
@@ -165,7 +177,7 @@ async def _read_body(receive: Any) -> bytes:
             break
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size <= MAX_BODY + 1:  # one byte more than Django accepts: Django says 413
+        if keep and size <= MAX_BODY + 1:  # one byte more than Django accepts: Django: 413
             parts.append(chunk)
         if not message.get("more_body", False):
             break

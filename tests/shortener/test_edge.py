@@ -156,3 +156,14 @@ def test_the_tiers_own_health_check_needs_neither_django_nor_a_database(edge, mo
     assert status == 200
     assert headers["content-type"] == "application/json"
     assert body == b'{"status": "ok", "tier": "redirect"}'
+
+
+def test_header_names_with_underscores_are_dropped_so_no_client_names_its_own_address():
+    from shortener.edge import _environ
+
+    scope = {
+        "type": "http", "method": "GET", "path": "/x", "query_string": b"",
+        "headers": [(b"x_forwarded_for", b"198.51.100.77"), (b"x-forwarded-for", b"10.0.0.1")],
+        "client": ("127.0.0.1", 1), "server": ("testserver", 80),
+    }  # fmt: skip
+    assert _environ(scope)["HTTP_X_FORWARDED_FOR"] == "10.0.0.1"
