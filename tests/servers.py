@@ -177,7 +177,9 @@ def request(
     """One HTTP request on a new connection: (status, headers, body)."""
     conn = http.client.HTTPConnection(host, port, timeout=30)
     try:
-        conn.request(method, path, body=body, headers=headers or {})
+        # The server may answer (a 413) and close before the whole body is sent: read its answer.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
         return response.status, dict(response.getheaders()), response.read()
     finally:
