@@ -59,7 +59,8 @@ class PrivateRedis:
 
     def kill(self) -> None:
         if self.proc.poll() is None:
-            self.thaw()
+            # SIGKILL ends a stopped process too; no SIGCONT first, or a frozen server could
+            # still answer what was in flight before it dies.
             self.proc.kill()
             self.proc.wait(timeout=10)
 
