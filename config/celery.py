@@ -40,6 +40,12 @@ app.conf.update(
     },
     # Apps add their periodic tasks here (see each app's tasks.py).
     beat_schedule={
+        # Outbox events whose kick was lost or whose relay died (core/outbox.py).
+        "core-outbox-sweep": {
+            "task": "core.outbox_sweep",
+            "schedule": settings.OUTBOX_SWEEP_SECONDS,
+            "options": {"expires": settings.OUTBOX_SWEEP_SECONDS},
+        },
         # Write-behind click counts and events, Redis -> PostgreSQL (shortener/clicks/).
         # `expires`: a flush still queued when the next one is due is dropped, not run late:
         # a backed-up queue must not accumulate flushes (each one would find little to do).

@@ -193,6 +193,9 @@ X_FRAME_OPTIONS = "DENY"
 # /healthz must answer load balancers that probe by IP, and must not be redirected to HTTPS.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# --- Outbox (core/outbox.py): how often Celery beat re-kicks events whose kick was lost ----------
+OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=5.0)
+
 # --- Snowflake IDs -------------------------------------------------------------------------------
 SNOWFLAKE_LEASE_SECONDS = env.int("SNOWFLAKE_LEASE_SECONDS", default=60)
 
@@ -257,6 +260,20 @@ SHORTENER_BULK_MAX_PASSWORDS = 10
 SHORTENER_REDIS_SLOTS = 8
 SHORTENER_EVENTS_MAXLEN = 100_000  # per slot: click events kept if flushing stops (oldest dropped)
 
+# --- Timeline (timeline/, docs/timeline.md) ---------------------------------------------------
+TIMELINE_FEED_SIZE = 800  # entries per home feed, as Twitter keeps (older pages come from SQL)
+# Authors with more followers than this are not fanned out: their tweets are merged at read time.
+TIMELINE_CELEBRITY_FOLLOWERS = env.int("TIMELINE_CELEBRITY_FOLLOWERS", default=10_000)
+# A read merges at most this many followed celebrities; a reader following more is answered
+# from PostgreSQL (the pull model), still exact.
+TIMELINE_MAX_MERGED_CELEBRITIES = 50
+# Followers not seen for this long get no deliveries; their feed is rebuilt when they return.
+TIMELINE_INACTIVE_DAYS = env.int("TIMELINE_INACTIVE_DAYS", default=30)
+TIMELINE_FANOUT_CHUNK = 1000  # followers per fan-out step (one pipelined round trip)
+TIMELINE_TWEET_CACHE_SECONDS = 86400
+# /healthz says "degraded" when a fan-out waits longer than this.
+TIMELINE_BACKLOG_ALERT_SECONDS = env.int("TIMELINE_BACKLOG_ALERT_SECONDS", default=60)
+
 # --- Rate limiting (ratelimit/, docs/ratelimit.md) -----------------------------------------------
 # Limiter state lives in Redis (one Lua script per check); empty = REDIS_URL.
 RATELIMIT_REDIS_URL = env.str("RATELIMIT_REDIS_URL", default="")
@@ -303,6 +320,16 @@ RATELIMIT_POLICIES = {
     "redirect": {
         "algorithm": "gcra", "limit": 600, "window": 60, "burst": 200, "key": "ip",
         "headers_on_success": False,
+    },
+    # Timeline: posting writes a row and an outbox event, and costs a fan-out; following costs a
+    # backfill (up to TIMELINE_FEED_SIZE entries) and two counts.
+    "tweet_create": {
+        "algorithm": "token_bucket", "limit": 300, "window": 3600, "burst": 30, "key": "user",
+        "methods": ["POST"],
+    },
+    "follow": {
+        "algorithm": "token_bucket", "limit": 400, "window": 3600, "burst": 50, "key": "user",
+        "methods": ["POST", "DELETE"],
     },
     # Each try of a link's password costs a PostgreSQL read and a password hash.
     "link_password": {"algorithm": "sliding_log", "limit": 10, "window": 300, "key": "ip_path"},

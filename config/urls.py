@@ -14,6 +14,7 @@ from core import views as core_views
 api_v1 = [
     path("auth/", include("accounts.api_urls")),
     path("", include("shortener.api_urls")),
+    path("", include("timeline.api_urls")),
 ]
 
 urlpatterns = [

@@ -116,3 +116,46 @@ async def run_async(
         raise RedisUnavailable(str(exc)) from exc
     core_redis.record_success(url)
     return reply
+
+
+def run_many(
+    calls: Sequence[tuple[LuaScript, Sequence[str], Sequence]], *, url: str | None = None
+) -> list[Any]:
+    """Run several scripts in one round trip (a non-transactional pipeline of EVALSHA), through
+    the breaker; replies in the order of `calls`. A call whose script Redis has not seen (NOSCRIPT:
+    it did not run) is loaded and run again in a second round trip; any other error raises
+    RedisUnavailable, as `run` does. Calls need not share a hash slot (redis-py's cluster pipeline
+    routes each to its node), unlike one script over many keys.
+
+    Not redis-py's Script objects in a pipeline: those send SCRIPT EXISTS before every pipeline,
+    an extra round trip on every call."""
+    url = url or settings.REDIS_URL
+    if not calls:
+        return []
+    if not core_redis.redis_allowed(url):
+        raise RedisUnavailable(f"Redis skipped for {core_redis.BREAKER_SECONDS:.0f} s")
+    client = core_redis.get_redis(url)
+    try:
+        replies = _pipeline(client, calls)
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:
+            for source in {calls[i][0].source for i in missing}:
+                client.script_load(source)
+            again = _pipeline(client, [calls[i] for i in missing])
+            for i, reply in zip(missing, again, strict=True):
+                replies[i] = reply
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+    except RedisError as exc:
+        core_redis.record_failure(url, exc)
+        raise RedisUnavailable(str(exc)) from exc
+    core_redis.record_success(url)
+    return replies
+
+
+def _pipeline(client: redis.Redis, calls: Sequence[tuple[LuaScript, Sequence[str], Sequence]]):
+    pipe = client.pipeline(transaction=False)
+    for script, keys, args in calls:
+        pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+    return pipe.execute(raise_on_error=False)

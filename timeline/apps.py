@@ -3,3 +3,18 @@ from django.apps import AppConfig
 
 class TimelineConfig(AppConfig):
     name = "timeline"
+
+    def ready(self) -> None:
+        from core import outbox
+        from core.health import register_backlog
+        from timeline import fanout, health, services
+
+        for topic, handler in (
+            (services.FAN_OUT, fanout.fan_out_step),
+            (services.DELETE, fanout.delete_step),
+            (services.FOLLOW, fanout.follow_step),
+            (services.UNFOLLOW, fanout.unfollow_step),
+            (services.DRAIN, fanout.drain_step),
+        ):
+            outbox.register(topic, handler=handler, queue="fanout")
+        register_backlog("timeline_fanout", health.fan_out_backlog)
