@@ -147,9 +147,9 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "System design, runnable — API",
     "DESCRIPTION": (
-        "REST API of the accounts and the URL shortener; every endpoint is rate limited "
-        "(`RateLimit` headers, 429 with `Retry-After`). The timeline and payments are not built "
-        "yet: their endpoints come with them. "
+        "REST API of the accounts, the URL shortener and the timeline; every endpoint is rate "
+        "limited (`RateLimit` headers, 429 with `Retry-After`). Payments are not built yet: "
+        "their endpoints come with them. Mastodon clients: `/mastodon/api/v1/` (docs/api.md). "
         "Authenticate with `Authorization: Token <token>` from `POST /api/v1/auth/token`. "
         'Every error has one shape: `{"error": {"code", "message", "fields"}}`.'
     ),

@@ -24,6 +24,12 @@ HOME_DEFAULT_LIMIT, HOME_MAX_LIMIT = 20, 100
 BOUND_NAMES = ("max_id", "since_id", "min_id")
 
 _NO_TWEET = error_response("No such tweet (or deleted).", "not_found", "No tweet with this id.")
+_BAD_ID = error_response(
+    "The id in the path is not a whole number in range.",
+    "invalid",
+    "tweet_id: An id is a whole number from 0 to 9223372036854775807.",
+    {"tweet_id": ["An id is a whole number from 0 to 9223372036854775807."]},
+)
 _NO_USER = error_response("No such user.", "not_found", "No user called 'x'.")
 _INVALID = error_response(
     "A field is invalid; `fields` names it.",
@@ -135,14 +141,16 @@ class TweetDetailApi(APIView):
     permission_classes = (IsAuthenticatedOrReadOnly,)
 
     @extend_schema(operation_id="tweets_retrieve",
-                   responses={200: TweetOutputSerializer, 404: _NO_TWEET})  # fmt: skip
+                   responses={200: TweetOutputSerializer, 400: _BAD_ID, 404: _NO_TWEET})  # fmt: skip
     def get(self, request: Request, tweet_id: str) -> Response:
         tweet = selectors.tweet_by_id(tweet_id_from(tweet_id))
         if tweet is None:
             raise NotFoundError("No tweet with this id.")
         return Response(selectors.tweet_dict(tweet))
 
-    @extend_schema(operation_id="tweets_destroy", responses={204: None, 404: _NO_TWEET})
+    @extend_schema(
+        operation_id="tweets_destroy", responses={204: None, 400: _BAD_ID, 404: _NO_TWEET}
+    )
     def delete(self, request: Request, tweet_id: str) -> Response:
         services.delete_tweet(user=request.user, tweet_id=tweet_id_from(tweet_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -153,7 +161,7 @@ class TweetRepliesApi(APIView):
 
     @extend_schema(operation_id="tweets_replies",
                    parameters=RepliesCursorPagination.openapi_parameters(),
-                   responses={200: TweetPage, 404: _NO_TWEET})  # fmt: skip
+                   responses={200: TweetPage, 400: _BAD_ID, 404: _NO_TWEET})  # fmt: skip
     def get(self, request: Request, tweet_id: str) -> Response:
         parent = tweet_id_from(tweet_id)
         if selectors.tweet_by_id(parent) is None:
