@@ -89,16 +89,18 @@ def kick(event_id: int, topic: str) -> None:
 
 
 def relay(event_id: int) -> str:
-    """Run one step of event `event_id`: claim it (a lease; another relay holding it means this
-    one returns "busy"), call its handler, then delete the row ("done") or save the handler's
+    """Run one step of event `event_id`: claim it (a lease; another relay holding it, or a topic
+    this process does not know, means this one returns "busy"), call its handler, then delete the row ("done") or save the handler's
     progress and kick the next step ("more"). A handler that raises leaves the row for the sweep,
     with backoff ("failed"). "gone": done already (a duplicate kick)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE core_outbox_event SET locked_until = now() + %s, attempts = attempts + 1"
             " WHERE id = %s AND (locked_until IS NULL OR locked_until < now())"
+            # A process that does not know the topic (an older deploy) leaves it to one that does.
+            " AND topic = ANY(%s)"
             " RETURNING topic, payload, state, attempts",
-            [LEASE, event_id],
+            [LEASE, event_id, list(_TOPICS)],
         )
         row = cursor.fetchone()
     if row is None:
