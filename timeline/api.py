@@ -50,6 +50,9 @@ class MediaSerializer(serializers.Serializer):
     url = serializers.CharField(allow_null=True)
     preview_url = serializers.CharField(allow_null=True)
 
+    class Meta:
+        ref_name = "TweetMedia"
+
 
 class TweetOutputSerializer(serializers.Serializer):
     """What selectors.tweet_dict gives (and the tweet cache holds)."""
