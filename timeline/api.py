@@ -143,8 +143,10 @@ class TweetCollectionApi(APIView):
 class TweetDetailApi(APIView):
     permission_classes = (IsAuthenticatedOrReadOnly,)
 
-    @extend_schema(operation_id="tweets_retrieve",
-                   responses={200: TweetOutputSerializer, 400: _BAD_ID, 404: _NO_TWEET})  # fmt: skip
+    @extend_schema(
+        operation_id="tweets_retrieve",
+        responses={200: TweetOutputSerializer, 400: _BAD_ID, 404: _NO_TWEET},
+    )
     def get(self, request: Request, tweet_id: str) -> Response:
         tweet = selectors.tweet_by_id(tweet_id_from(tweet_id))
         if tweet is None:

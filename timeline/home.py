@@ -53,10 +53,11 @@ def home_timeline(
     """The reader's own tweets and those of everyone they follow, newest first, bounds exclusive
     (Mastodon's: `max_id` below, `since_id` above; `min_id`: the oldest `limit` above it, still
     returned newest first). Always exact; never empty when it should not be."""
-    ascending = min_id is not None and since_id is None
+    # Both given: min_id wins (as on Mastodon), and the higher of the two bounds applies.
+    ascending = min_id is not None
     bounds = Bounds(
         max_id=max_id,
-        since_id=min_id if ascending else since_id,
+        since_id=max(min_id, since_id or 0) if ascending else since_id,
         limit=limit,
         ascending=ascending,
     )

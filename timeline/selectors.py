@@ -5,6 +5,7 @@ The home timeline itself is timeline/home.py."""
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Sequence
 
 from django.db.models import Q, QuerySet
@@ -14,9 +15,14 @@ from core.scripts import RedisUnavailable
 from timeline import feeds
 from timeline.models import AuthorMode, Follow, Profile, Tweet
 
+USERNAME = re.compile(r"[\w.@+-]{1,150}")  # Django's username rule (UnicodeUsernameValidator)
+
 
 def user_by_username(username: str) -> User | None:
-    """The active user called `username` (ignoring case), or None."""
+    """The active user called `username` (ignoring case), or None; also for a string that is no
+    username at all (a NUL byte would reach PostgreSQL and be a 500)."""
+    if not USERNAME.fullmatch(username):
+        return None
     try:
         user = User.objects.get_by_natural_key(username)
     except User.DoesNotExist:

@@ -236,3 +236,22 @@ def test_following_is_rate_limited(alice, bob):
              client.delete("/api/v1/users/bob/follow").status_code,
              client.post("/api/v1/users/bob/follow").status_code]  # fmt: skip
     assert codes == [200, 200, 429]
+
+
+@pytest.mark.parametrize("name", ["a%00b", "a%20b", "x" * 151, "%F0%9F%98%80"])
+def test_a_username_that_cannot_exist_is_a_404_not_a_500(alice, name):
+    assert APIClient().get(f"/api/v1/users/{name}").status_code == 404
+    assert signed_in(alice).post(f"/api/v1/users/{name}/follow").status_code == 404
+
+
+def test_min_id_wins_over_since_id_as_on_mastodon(alice, bob):
+    signed_in(alice).post("/api/v1/users/bob/follow")
+    signed_in(alice).get("/api/v1/timeline/home")
+    posted = [
+        signed_in(bob).post("/api/v1/tweets", {"text": f"b{i}"}, format="json").json()["id"]
+        for i in range(5)
+    ]
+    run_outbox()
+    query = f"limit=2&min_id={posted[0]}&since_id={posted[1]}"
+    body = signed_in(alice).get(f"/api/v1/timeline/home?{query}").json()
+    assert [t["id"] for t in body["results"]] == [posted[3], posted[2]]
