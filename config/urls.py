@@ -38,6 +38,7 @@ urlpatterns = [
     path("timeline/", include("timeline.urls")),
     path("payments/", include("payments.urls")),
     path("ratelimit/", include("ratelimit.urls")),
+    path("mastodon/", include("timeline.mastodon_urls")),
     # Last: every other top-level path is a short code (its first segment is a reserved alias).
     path("", include("shortener.redirect_urls")),
 ]
