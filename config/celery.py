@@ -1,8 +1,12 @@
 """The Celery app: Redis broker, one queue per workload (bulkhead), late acks.
 
-Queues: `clicks` (shortener write-behind), `fanout` (timeline), `payments` (outbox relay) and
-`default`. A slow consumer on one queue cannot starve another when workers are started per queue
-(`celery -A config worker -Q fanout`); `make run` starts one worker that consumes all four.
+Queues: `clicks` (shortener write-behind), `fanout` (timeline), `media` (thumbnails and
+transcodes of uploads, seconds of CPU each), `payments` (outbox relay) and `default`. A slow
+consumer on one queue cannot starve another when workers are started per queue
+(`celery -A config worker -Q media`); `make run` starts one worker for `media` and one for the
+other four (Procfile).
+Outbox relays (`core.outbox_relay`) are routed per call, to the queue their topic was registered
+with (core/outbox.py): `timeline.process_media` goes to `media`.
 """
 
 import os
@@ -16,7 +20,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("sysdesign")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
-QUEUES = ("default", "clicks", "fanout", "payments")
+QUEUES = ("default", "clicks", "fanout", "media", "payments")
 
 app.conf.update(
     task_queues=[Queue(name) for name in QUEUES],

@@ -180,6 +180,53 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# --- Media: uploads of the timeline (timeline/media.py, docs/timeline.md "Media") -------------
+# Stored through Django's storage API (STORAGES["default"]) under content-addressed names,
+# `media/<sha256>/original.jpg`, `.../thumb.webp`, `.../360p.mp4`: a name never changes content,
+# so every URL is cacheable for ever (a CDN in front needs nothing else).
+#   MEDIA_STORAGE=local  the filesystem at MEDIA_ROOT, served at /media/ by Django (the CDN's
+#                        origin; timeline.media_api.media_file) with immutable cache headers
+#   MEDIA_STORAGE=s3     S3-compatible object storage (django-storages): AWS_STORAGE_BUCKET_NAME,
+#                        and as needed AWS_S3_ENDPOINT_URL (MinIO, R2, ...), AWS_S3_REGION_NAME,
+#                        AWS_S3_CUSTOM_DOMAIN (the CDN's host name), the credentials in
+#                        AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (read by boto3 itself)
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="local")
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / ".run" / "media")
+MEDIA_URL = env.str("MEDIA_URL", default="/media/")  # or the CDN's, e.g. https://cdn.example/media/
+if MEDIA_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=None),
+            "region_name": env.str("AWS_S3_REGION_NAME", default=None),
+            "custom_domain": env.str("AWS_S3_CUSTOM_DOMAIN", default=None),
+            # Public, unsigned URLs: a signed URL changes every hour and no cache can keep it.
+            "querystring_auth": False,
+            "file_overwrite": True,  # a name is its content: writing it again changes nothing
+            "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
+        },
+    }
+elif MEDIA_STORAGE != "local":
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"MEDIA_STORAGE is 'local' or 's3', not {MEDIA_STORAGE!r}")
+# What one upload may be (refused with 413 above the bytes, 400 above the rest). The request
+# re-encodes an image (bounded by these), the `media` queue does thumbnails and transcodes.
+MEDIA_MAX_IMAGE_BYTES = env.int("MEDIA_MAX_IMAGE_BYTES", default=8 * 1024 * 1024)
+MEDIA_MAX_IMAGE_PIXELS = 50_000_000  # decoded width x height (a 48 MP phone photo fits)
+MEDIA_MAX_ANIMATION_FRAMES = 300  # GIF, animated PNG or WebP
+MEDIA_MAX_ANIMATION_PIXELS = 60_000_000  # frames x width x height
+MEDIA_IMAGE_MAX_SIDE = 2048  # the stored original is scaled down to fit 2048 x 2048
+MEDIA_THUMB_SIZE = 400  # thumbnails fit 400 x 400 (WebP)
+MEDIA_MAX_VIDEO_BYTES = env.int("MEDIA_MAX_VIDEO_BYTES", default=40 * 1024 * 1024)
+MEDIA_MAX_VIDEO_SECONDS = 60
+MEDIA_MAX_VIDEO_SIDE = 4096
+# One ffmpeg run (a step of the outbox handler) must end well inside the outbox's 60 s lease.
+MEDIA_FFMPEG_TIMEOUT_SECONDS = 45
+# /healthz says "degraded" when an upload waits longer than this for its processing.
+MEDIA_BACKLOG_ALERT_SECONDS = env.int("MEDIA_BACKLOG_ALERT_SECONDS", default=300)
+
 # --- Security: production values come from the environment (docs/operations.md) ------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
@@ -330,6 +377,12 @@ RATELIMIT_POLICIES = {
     "follow": {
         "algorithm": "token_bucket", "limit": 400, "window": 3600, "burst": 50, "key": "user",
         "methods": ["POST", "DELETE"],
+    },
+    # An upload: up to 40 MB on disk, a re-encode in the request, a thumbnail and two transcodes
+    # on the `media` queue (seconds of a worker's CPU).
+    "media_upload": {
+        "algorithm": "token_bucket", "limit": 60, "window": 3600, "burst": 10, "key": "user",
+        "methods": ["POST"],
     },
     # Each try of a link's password costs a PostgreSQL read and a password hash.
     "link_password": {"algorithm": "sliding_log", "limit": 10, "window": 300, "key": "ip_path"},

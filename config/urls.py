@@ -10,6 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.views import sign_in_limited
 from core import views as core_views
+from timeline.media_api import media_file
 
 api_v1 = [
     path("auth/", include("accounts.api_urls")),
@@ -39,6 +40,8 @@ urlpatterns = [
     path("payments/", include("payments.urls")),
     path("ratelimit/", include("ratelimit.urls")),
     path("mastodon/", include("timeline.mastodon_urls")),
+    # Stored media (timeline/media.py): content-addressed, cached for ever; a CDN's origin.
+    path("media/<path:name>", media_file, name="media-file"),
     # Last: every other top-level path is a short code (its first segment is a reserved alias).
     path("", include("shortener.redirect_urls")),
 ]

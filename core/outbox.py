@@ -90,9 +90,10 @@ def kick(event_id: int, topic: str) -> None:
 
 def relay(event_id: int) -> str:
     """Run one step of event `event_id`: claim it (a lease; another relay holding it, or a topic
-    this process does not know, means this one returns "busy"), call its handler, then delete the row ("done") or save the handler's
-    progress and kick the next step ("more"). A handler that raises leaves the row for the sweep,
-    with backoff ("failed"). "gone": done already (a duplicate kick)."""
+    this process does not know, means this one returns "busy"), call its handler, then delete the
+    row ("done") or save the handler's progress and kick the next step ("more"). A handler that
+    raises leaves the row for the sweep, with backoff ("failed"). "gone": done already (a
+    duplicate kick)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE core_outbox_event SET locked_until = now() + %s, attempts = attempts + 1"

@@ -2,7 +2,8 @@
 # Idempotent machine set-up behind `make run`, `make test` and .ci/run.
 #
 #   scripts/setup.sh services   PostgreSQL + Redis answering, the app's role and database present,
-#                               HAProxy installed (the load balancer of `make run`, config/haproxy.cfg)
+#                               HAProxy installed (the load balancer of `make run`, config/haproxy.cfg),
+#                               ffmpeg installed (the `media` worker's thumbnails and transcodes)
 #   scripts/setup.sh python     python3 with venv support (Debian: python3-venv)
 #   scripts/setup.sh browser    Debian's Chromium for the Playwright tests
 #   scripts/setup.sh bench      Debian's wrk (HTTP load generator) for bench/bench_redirect.py
@@ -128,6 +129,14 @@ ensure_haproxy() {
   fi
 }
 
+ensure_ffmpeg() {  # Debian's ffmpeg: libx264 and AAC for the transcodes (timeline/media.py)
+  if command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; then
+    say "ffmpeg is installed"
+  else
+    apt_install ffmpeg
+  fi
+}
+
 ensure_wrk() {
   if command -v wrk >/dev/null; then
     say "wrk is installed"
@@ -138,7 +147,7 @@ ensure_wrk() {
 
 for what in "$@"; do
   case "$what" in
-    services) ensure_postgres; ensure_redis; ensure_haproxy ;;
+    services) ensure_postgres; ensure_redis; ensure_haproxy; ensure_ffmpeg ;;
     python) ensure_python ;;
     browser) ensure_browser ;;
     bench) ensure_wrk ;;

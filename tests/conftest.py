@@ -72,7 +72,7 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subpro
             "config",
             "worker",
             "-Q",
-            "default,clicks,fanout,payments",
+            "default,clicks,fanout,media,payments",
             "--pool",
             "solo",
             "--loglevel",

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from timeline import api
+from timeline import api, media_api
 
 urlpatterns = [
     path("tweets", api.TweetCollectionApi.as_view(), name="tweets"),
@@ -14,4 +14,6 @@ urlpatterns = [
     path("users/<str:username>/following", api.UserFollowingApi.as_view(), name="user-following"),
     path("users/<str:username>/follow", api.UserFollowApi.as_view(), name="user-follow"),
     path("timeline/home", api.HomeTimelineApi.as_view(), name="timeline-home"),
+    path("media", media_api.MediaCollectionApi.as_view(), name="media"),
+    path("media/<str:media_id>", media_api.MediaDetailApi.as_view(), name="media-detail"),
 ]
