@@ -17,6 +17,10 @@ export PORT SITE_PORT WSGI_PORT EDGE_PORT
 run: export DEBUG := true
 # Both tiers are behind HAProxy on 127.0.0.1: they believe its X-Forwarded-For (the client's address).
 run: export RATELIMIT_TRUSTED_PROXIES ?= 127.0.0.1/32
+# The demo's celebrity (timeline/demo.py): @newsroom has 7 followers, so a threshold of 5 (the
+# default is 10,000) makes it one by the same rule as any account, for the seed and every process.
+# The fan-out page shows the threshold in force. Override: make run TIMELINE_CELEBRITY_FOLLOWERS=...
+run: export TIMELINE_CELEBRITY_FOLLOWERS ?= 5
 run: setup seed  ## development server on 127.0.0.1:$(PORT): HAProxy -> uvicorn (redirects) + gunicorn (the rest), Celery worker + beat, DEBUG on
 	@mkdir -p .run
 	@echo "==> http://127.0.0.1:$(PORT)/  (admin: /admin/, API docs: /api/docs/, health: /healthz)"

@@ -9,7 +9,7 @@ SYSTEMS = (
 )
 # The ones that run. The others are marked "coming" wherever systems are listed (navigation,
 # home page, footer), so no page promises what does not run.
-BUILT = frozenset({"shortener:index", "ratelimit:index"})
+BUILT = frozenset({"shortener:index", "timeline:index", "ratelimit:index"})
 
 
 def navigation(request: HttpRequest) -> dict:
