@@ -222,6 +222,9 @@ MEDIA_THUMB_SIZE = 400  # thumbnails fit 400 x 400 (WebP)
 MEDIA_MAX_VIDEO_BYTES = env.int("MEDIA_MAX_VIDEO_BYTES", default=40 * 1024 * 1024)
 MEDIA_MAX_VIDEO_SECONDS = 60
 MEDIA_MAX_VIDEO_SIDE = 4096
+# Width x height x frames a video may make the worker decode (1080p at 30 fps for 32 s, 720p for
+# 72 s): about what one transcode step does within MEDIA_FFMPEG_TIMEOUT_SECONDS on 2 cores.
+MEDIA_MAX_VIDEO_DECODED_PIXELS = 2_000_000_000
 # One ffmpeg run (a step of the outbox handler) must end well inside the outbox's 60 s lease.
 MEDIA_FFMPEG_TIMEOUT_SECONDS = 45
 # /healthz says "degraded" when an upload waits longer than this for its processing.

@@ -150,13 +150,19 @@ class MediaDetailApi(APIView):
         return Response(media.media_detail(item))
 
 
+VIDEO_EXTS = (".mp4", ".mov", ".webm")
+
+
 @require_safe
 def media_file(request: HttpRequest, name: str) -> HttpResponse:
     """A stored media file, `media/<sha256>/<file>`, with headers for caching it for ever: the
     name is its content's address, so it never changes. One byte range (`Range: bytes=a-b`) is
     answered with 206: browsers ask for ranges to play and seek in a video. Nothing is served
     but names timeline.media writes; a name not (yet) there is a 404 nobody caches."""
-    if not media.NAME_RE.fullmatch(name) or not default_storage.exists(name):
+    # A video's original is kept as uploaded (metadata, GPS and all) to transcode from: never
+    # served. What readers get are the transcodes and the thumbnail.
+    hidden = name.rsplit("/", 1)[-1].split(".")[0] == "original" and name.endswith(VIDEO_EXTS)
+    if hidden or not media.NAME_RE.fullmatch(name) or not default_storage.exists(name):
         response = HttpResponse("No such media file.\n", status=404, content_type="text/plain")
         response["Cache-Control"] = "no-store"
         return response

@@ -494,3 +494,24 @@ def test_media_storage_s3_switches_the_default_storage_to_django_storages():
     assert local.stdout.strip() == "django.core.files.storage.FileSystemStorage"
     assert s3.stdout.strip() == "storages.backends.s3.S3Storage", s3.stderr
     assert bogus.returncode != 0 and "MEDIA_STORAGE is 'local' or 's3'" in bogus.stderr
+
+
+def test_a_videos_original_is_never_served_only_its_transcodes(client, tmp_path):
+    body = upload(client, make_video(tmp_path / "o.mp4", size="320x240"), filename="o.mp4")
+    run_outbox()
+    done = client.get(f"/api/v1/media/{body.json()['id']}").json()
+    anonymous = APIClient()
+
+    assert anonymous.get(done["files"]["360p"]).status_code == 200
+    # Same content address, other file name: the upload as sent (its metadata, a location) stays
+    # on the server, for the transcodes.
+    assert anonymous.get(done["files"]["original"]).status_code == 404
+
+
+def test_a_video_with_too_many_pixels_to_decode_is_refused(client, tmp_path, settings):
+    settings.MEDIA_MAX_VIDEO_DECODED_PIXELS = 64 * 64 * 15 * 1  # less than 2 s of 64x64 at 15 fps
+    response = upload(client, make_video(tmp_path / "p.mp4", seconds=2, size="64x64"),
+                      filename="p.mp4")  # fmt: skip
+
+    assert response.status_code == 400 and error(response)["code"] == "video_too_large"
+    assert "pixels to decode" in error(response)["message"]

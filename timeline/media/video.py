@@ -45,6 +45,10 @@ def probe_video(path: str, demuxer: str) -> Probe:
             if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")
         )  # fmt: skip
         width, height = int(video["width"]), int(video["height"])
+        num, _, den = str(
+            video.get("avg_frame_rate") or video.get("r_frame_rate") or "0/1"
+        ).partition("/")
+        fps = float(num) / float(den or 1) if float(den or 1) else 0.0
         duration = float(found.get("format", {}).get("duration") or video.get("duration") or 0)
         rotation = int(float(video.get("tags", {}).get("rotate", 0)))
         for side_data in video.get("side_data_list") or []:
@@ -66,6 +70,16 @@ def probe_video(path: str, demuxer: str) -> Probe:
             f"The video is {width} x {height}; at most {side} pixels a side.",
             fields={"file": [f"At most {side} pixels a side."]}, code="video_too_large",
         )  # fmt: skip
+    # What decoding costs: an 800 KB file of 4096 x 4096 at 60 fps for 60 s is 6e10 pixels, and
+    # its transcode ran into MEDIA_FFMPEG_TIMEOUT_SECONDS while the media queue waited.
+    budget = settings.MEDIA_MAX_VIDEO_DECODED_PIXELS
+    if width * height * max(fps, 1.0) * duration > budget:
+        raise InvalidMediaError(
+            f"The video has {width * height * fps * duration:.2g} pixels to decode (width x height"
+            f" x frames); at most {budget:.2g}, e.g. 1080p at 30 fps for 30 s.",
+            fields={"file": ["Too many pixels to transcode: shorter, smaller or fewer fps."]},
+            code="video_too_large",
+        )
     return Probe(width, height, round(duration * 1000))
 
 
