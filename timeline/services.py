@@ -144,8 +144,22 @@ def follow(*, follower: User, username: str) -> FollowResult:
             # Back over before the drain finished: keep the older boundary, it covers more.
             author.mode = AuthorMode.PULL
             author.save(update_fields=["mode"])
-        outbox.emit(FOLLOW, {"follower_id": follower.id, "followee_id": followee.id})
+        payload = {"follower_id": follower.id, "followee_id": followee.id}
+        outbox.emit(FOLLOW, payload)
+        transaction.on_commit(lambda: _backfill_now(payload))
     return FollowResult(followee, changed=True)
+
+
+def _backfill_now(payload: dict) -> None:
+    # The backfill at once, so that the follower's next read already shows the followee (it was
+    # empty for a second, waiting for the queue: found by the outside review). Best effort: the
+    # outbox event does it again if this fails, and doing it twice adds nothing.
+    from timeline import fanout  # fanout imports this module
+
+    try:
+        fanout.follow_step(payload, None)
+    except (RedisUnavailable, RuntimeError) as exc:
+        logger.warning("timeline: backfill of %s left to the outbox: %s", payload, exc)
 
 
 def unfollow(*, follower: User, username: str) -> FollowResult:

@@ -222,3 +222,18 @@ def test_redis_down_serves_the_pull_model_and_posting_still_works(settings):
     page = read(reader)
     assert ids(page) == [str(second.id), str(first.id)]
     assert page.source == "sql"
+
+
+def test_the_read_right_after_a_follow_already_shows_the_followee_without_the_queue(
+    django_capture_on_commit_callbacks,
+):
+    author, reader = UserFactory(), UserFactory()
+    read(reader)
+    tweets = [services.post_tweet(author=author, text=f"t{i}") for i in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.follow(follower=reader, username=author.username)
+    # No run_outbox(): the follow's own backfill ran after its commit.
+
+    page = read(reader)
+    assert ids(page) == [str(t.id) for t in reversed(tweets)]
+    assert page.source == "feed"
