@@ -82,7 +82,11 @@ def kick(event_id: int, topic: str) -> None:
     from core.tasks import outbox_relay_task
 
     try:
-        outbox_relay_task.apply_async((event_id,), queue=_TOPICS[topic].queue, retry=False)
+        # No result: nothing reads it, and sending a task that keeps one first subscribes to the
+        # result store, which retries for some 20 s when it (the broker's Redis) is down.
+        outbox_relay_task.apply_async(
+            (event_id,), queue=_TOPICS[topic].queue, retry=False, ignore_result=True
+        )
     except Exception as exc:  # the sweep re-drives it; the caller's change is committed
         logger.warning("outbox: could not enqueue event %s (%s), the sweep will: %r", event_id,
                        topic, exc)  # fmt: skip

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core import snowflake
+from core.models import OutboxEvent
 from timeline import feeds, home, services
 from timeline.models import AuthorMode, Follow, Profile, Tweet
 
@@ -64,9 +65,17 @@ def fan_out_step(payload: dict[str, Any], state: dict | None) -> dict | None:
     entry = [(tweet.id, tweet.author_id)]
     if state is None:
         feeds.deliver([(feeds.posts(tweet.author_id), entry), (feeds.home(tweet.author_id), entry)])
-        mode = Profile.objects.filter(user_id=tweet.author_id).values_list("mode", flat=True)
-        if mode.first() == AuthorMode.PULL:
-            return None  # a celebrity: followers' reads merge its posts
+        mode, pulled_since = (
+            Profile.objects.filter(user_id=tweet.author_id)
+            .values_list("mode", "pulled_since_id")
+            .first()
+        ) or (AuthorMode.PUSH, None)
+        # A tweet of the pull period: followers' reads merge its posts, and a drain delivers it
+        # if the author comes back under the threshold. One posted before the author became a
+        # celebrity is pushed, whenever its fan-out runs: no drain covers it (drains start at
+        # pulled_since_id).
+        if mode == AuthorMode.PULL and tweet.id >= (pulled_since or 0):
+            return None
         state = {"after": 0}
     more = _deliver_to_followers(tweet.author_id, entry, state)
     if more is None:
@@ -97,15 +106,15 @@ def follow_step(payload: dict[str, Any], state: dict | None) -> dict | None:
     if not Follow.objects.filter(follower_id=follower_id, followee_id=followee_id).exists():
         return None  # unfollowed since: nothing to backfill
     posts = feeds.posts(followee_id)
-    entries = feeds.timeline_entries(posts)
-    if entries is None:
+    window = feeds.timeline_window(posts)
+    if window is None:
         home.rebuild(posts)
-        entries = feeds.timeline_entries(posts)
-        if entries is None:
+        window = feeds.timeline_window(posts)
+        if window is None:
             raise RuntimeError(f"posts of {followee_id} are being rebuilt; retry")
-    if entries:
+    if window.entries:
         # The posts are exact only above their floor: so is the feed after the merge.
-        feeds.deliver([(feeds.home(follower_id), entries)], floor=feeds.timeline_floor(posts))
+        feeds.deliver([(feeds.home(follower_id), window.entries)], floor=window.floor)
     return None
 
 
@@ -114,7 +123,10 @@ def unfollow_step(payload: dict[str, Any], state: dict | None) -> dict | None:
     if Follow.objects.filter(follower_id=follower_id, followee_id=followee_id).exists():
         return None  # followed again since: keep the entries (the new follow backfills too)
     feeds.remove_author(feeds.home(follower_id), followee_id)
-    return None
+    # Followed again between the check and the removal, and that follow's backfill already ran
+    # (another worker): it was just removed. Backfill again (a follow after this check
+    # backfills after this removal by itself).
+    return follow_step(payload, None)
 
 
 def drain_step(payload: dict[str, Any], state: dict | None) -> dict | None:
@@ -136,6 +148,18 @@ def drain_step(payload: dict[str, Any], state: dict | None) -> dict | None:
         if entries
         else None
     )
-    if more is None:
+    if more is None and not _newer_drain(payload):
         services.finish_drain(author_id=author_id)
     return more
+
+
+def _newer_drain(payload: dict[str, Any]) -> bool:
+    """Whether a later drain of the same author waits: the author went back over the threshold
+    and under it again while this one ran. Its followers before this drain's cursor did not get
+    the tweets of that second pull period: the later drain (from the first follower) delivers
+    them, and it declares the author pushed, not this one."""
+    return OutboxEvent.objects.filter(
+        topic=services.DRAIN,
+        payload__author_id=payload["author_id"],
+        payload__drain_id__gt=payload.get("drain_id", 0),
+    ).exists()

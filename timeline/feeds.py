@@ -188,14 +188,17 @@ def read_pages(timelines: Sequence[Timeline], bounds: Bounds) -> list[Page]:
     return pages
 
 
-def timeline_entries(timeline: Timeline) -> list[Entry] | None:
-    """Every entry of a ready timeline, newest first (a follow's backfill, tests), or None."""
+def timeline_window(timeline: Timeline) -> Page | None:
+    """Every entry of a ready timeline, newest first, and its floor, read together (a follow's
+    backfill: entries and floor of two reads could disagree, a rebuild between them), or None."""
     page = read_pages([timeline], Bounds(limit=_size()))[0]
-    return page.entries if page.state == "ready" else None
+    return page if page.state == "ready" else None
 
 
-def timeline_floor(timeline: Timeline) -> int:
-    return read_pages([timeline], Bounds(limit=1))[0].floor
+def timeline_entries(timeline: Timeline) -> list[Entry] | None:
+    """Every entry of a ready timeline, newest first (tests), or None."""
+    window = timeline_window(timeline)
+    return None if window is None else window.entries
 
 
 # --- one rebuilder at a time -------------------------------------------------------------------

@@ -93,9 +93,10 @@ def _from_feeds(reader: User, bounds: Bounds) -> HomePage:
         missing = [t for t, p in zip(sources, pages, strict=True) if p.state != "ready"]
         if missing:
             for timeline in missing:
-                if not rebuild(timeline):
+                outcome = rebuild(timeline)
+                if outcome not in ("rebuilt", "ready"):
                     raise _UseSql("another reader is rebuilding this timeline")
-            rebuilt = rebuilt or sources[0] in missing
+                rebuilt = rebuilt or (timeline == sources[0] and outcome == "rebuilt")
             pages = feeds.read_pages(sources, _with_limit(bounds, want))
             if any(p.state != "ready" for p in pages):
                 raise _UseSql("a timeline is still not ready after its rebuild")
@@ -174,14 +175,18 @@ def _newest_first(items: list[dict], ascending: bool) -> list[dict]:
     return list(reversed(items)) if ascending else items
 
 
-def rebuild(timeline: Timeline) -> bool:
+def rebuild(timeline: Timeline) -> str:
     """Rebuild `timeline` from PostgreSQL, if no one else is (a lock). The timeline is marked
-    building before the read, so a delivery meanwhile is kept. False: another caller holds the
-    lock (answer this read from PostgreSQL, do not wait), or the rebuild was overtaken."""
+    building before the read, so a delivery meanwhile is kept. Returns "rebuilt"; "ready" if it
+    was ready by the time the lock was held (another reader, who also saw it lost, rebuilt it
+    meanwhile: not again); "busy" if another caller holds the lock (answer this read from
+    PostgreSQL, do not wait); "overtaken" if it was dropped during the rebuild."""
     token = feeds.lock(timeline)
     if token is None:
-        return False
+        return "busy"
     try:
+        if feeds.read_pages([timeline], Bounds(limit=1))[0].state == "ready":
+            return "ready"
         feeds.begin_rebuild(timeline)
         size = settings.TIMELINE_FEED_SIZE
         if timeline.kind == "home":
@@ -189,6 +194,6 @@ def rebuild(timeline: Timeline) -> bool:
         else:
             entries = selectors.newest_entries(author_id=timeline.owner_id, limit=size)
         floor = entries[-1][0] - 1 if len(entries) == size else 0
-        return feeds.finish_rebuild(timeline, entries, floor=floor)
+        return "rebuilt" if feeds.finish_rebuild(timeline, entries, floor=floor) else "overtaken"
     finally:
         feeds.unlock(timeline, token)

@@ -176,7 +176,8 @@ def unfollow(*, follower: User, username: str) -> FollowResult:
         if author.mode == AuthorMode.PULL and not _is_celebrity(author):
             author.mode = AuthorMode.DRAINING
             author.save(update_fields=["mode"])
-            outbox.emit(DRAIN, {"author_id": author.user_id})
+            # drain_id orders the drains of one author: only the newest declares it pushed.
+            outbox.emit(DRAIN, {"author_id": author.user_id, "drain_id": next_id()})
         outbox.emit(UNFOLLOW, {"follower_id": follower.id, "followee_id": followee.id})
     return FollowResult(followee, changed=True)
 
@@ -225,8 +226,10 @@ def note_reader_active(*, user: User) -> bool:
     per read). Returns True if they had been inactive for TIMELINE_INACTIVE_DAYS: fan-out may have
     skipped them, so their feed is dropped here and rebuilt by the read."""
     now = timezone.now()
-    ensure_profiles(user.id)
     last = Profile.objects.filter(user_id=user.id).values_list("last_active_at", flat=True).first()
+    if last is None:  # a first read: the row, not a write on every read
+        ensure_profiles(user.id)
+        return False
     if last is not None and now - last < ACTIVE_WRITE_EVERY:
         return False
     returning = last is not None and now - last >= timedelta(days=settings.TIMELINE_INACTIVE_DAYS)

@@ -19,7 +19,14 @@ local added = 0
 for i = 5, #ARGV, 2 do
   added = added + redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
 end
+-- A delivery during the build may have raised the floor (a follow's backfill from a window of
+-- posts): the higher of the two holds, or the older tweets of that followee would be taken as
+-- absent instead of missing.
 local floor = ARGV[3]
+local raised = redis.call('HGET', KEYS[2], 'floor')
+if raised and raised > floor then
+  floor = raised
+end
 local count = tonumber(redis.call('HGET', KEYS[2], 'count')) + added
 local max = tonumber(ARGV[2])
 if count > max then
