@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from core import snowflake
@@ -35,13 +36,16 @@ def follower_page(author_id: int, *, after: int, active_only: bool) -> tuple[lis
     index. Followers not seen for TIMELINE_INACTIVE_DAYS are skipped if `active_only` (their
     feed is rebuilt when they return)."""
     chunk = settings.TIMELINE_FANOUT_CHUNK
+    cutoff = timezone.now() - timedelta(days=settings.TIMELINE_INACTIVE_DAYS)
+    inactive = Exists(
+        Profile.objects.filter(user_id=OuterRef("follower_id"), last_active_at__lt=cutoff)
+    )
     rows = list(
         Follow.objects.filter(followee_id=author_id, follower_id__gt=after)
         .order_by("follower_id")
-        .values_list("follower_id", "follower__timeline_profile__last_active_at")[:chunk]
+        .values_list("follower_id", inactive)[:chunk]
     )
-    cutoff = timezone.now() - timedelta(days=settings.TIMELINE_INACTIVE_DAYS)
-    ids = [f for f, seen in rows if not active_only or seen is None or seen >= cutoff]
+    ids = [f for f, gone in rows if not (active_only and gone)]
     return ids, (rows[-1][0] if len(rows) == chunk else None)
 
 
