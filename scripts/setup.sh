@@ -5,7 +5,7 @@
 #                               HAProxy installed (the load balancer of `make run`, config/haproxy.cfg),
 #                               ffmpeg installed (the `media` worker's thumbnails and transcodes)
 #   scripts/setup.sh python     python3 with venv support (Debian: python3-venv)
-#   scripts/setup.sh browser    Debian's Chromium for the Playwright tests
+#   scripts/setup.sh browser    Debian's Chromium for the Playwright tests, Node.js for the JS test
 #   scripts/setup.sh bench      Debian's wrk (HTTP load generator) for bench/bench_redirect.py
 #
 # On a fresh Debian machine (as root) it installs what is missing with apt-get and starts it; where
@@ -121,6 +121,14 @@ ensure_browser() {
   fi
 }
 
+ensure_node() {  # Debian's Node.js: a test runs the compose box's counter (static/js) against the server's
+  if command -v node >/dev/null; then
+    say "Node.js is installed"
+  else
+    apt_install nodejs
+  fi
+}
+
 ensure_haproxy() {
   if command -v haproxy >/dev/null; then
     say "HAProxy is installed"
@@ -149,7 +157,7 @@ for what in "$@"; do
   case "$what" in
     services) ensure_postgres; ensure_redis; ensure_haproxy; ensure_ffmpeg ;;
     python) ensure_python ;;
-    browser) ensure_browser ;;
+    browser) ensure_browser; ensure_node ;;
     bench) ensure_wrk ;;
     *) say "unknown step: $what"; exit 2 ;;
   esac

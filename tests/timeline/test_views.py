@@ -616,7 +616,9 @@ COUNTER_CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the counter")
+@pytest.mark.skipif(
+    shutil.which("node") is None, reason="needs Node.js (scripts/setup.sh browser installs it)"
+)
 def test_the_live_counter_counts_as_the_server_does():
     script = (
         "const t = require(process.argv[1]);"
